@@ -1,0 +1,61 @@
+"""The hasher's entry point: `functions.hasher.app.handler`, invoked with S3 notification records.
+
+Not responsible for the rules (see `lambdashare.domain.hash_file`): it unpacks records and wires ports.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdashare.domain.hash_file import Outcome, hash_object
+from lambdashare.ports.publisher import Publisher
+from lambdashare.wiring import build_publisher, ports_from_env
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@cache
+def _publisher() -> Publisher:
+    return build_publisher(ports_from_env().settings)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=S3Event)
+def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    if not event.get("Records"):  # S3's s3:TestEvent when a notification is configured
+        logger.info("ignoring an event without records")
+        metrics.add_metric(name="TestEventsIgnored", unit=MetricUnit.Count, value=1)
+        return {"outcomes": []}
+    ports = ports_from_env()
+    outcomes: list[Outcome] = []
+    for record in event.records:
+        s3_object = record.s3.get_object
+        key = unquote_plus(s3_object.key)
+        outcome = hash_object(
+            ports.table, ports.blobs, _publisher(), key=key, uploaded_at=_ms(record.event_time)
+        )
+        logger.info("object processed", extra={"key": key, "file_id": outcome.file_id, "outcome": outcome.status})
+        metrics.add_metric(name="ObjectsReceived", unit=MetricUnit.Count, value=1)
+        if outcome.status in ("HASHED", "FAILED"):
+            metrics.add_metric(name=f"Files{outcome.status.title()}", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="BytesHashed", unit=MetricUnit.Bytes, value=s3_object.size)
+        outcomes.append(outcome)
+    return {"outcomes": [{"fileId": o.file_id, "status": o.status} for o in outcomes]}
+
+
+def _ms(event_time: str) -> str:
+    """S3 stamps eventTime to the millisecond already; normalise any other precision to it."""
+    head, _, rest = event_time.partition(".")
+    millis = (rest.rstrip("Z") + "000")[:3] if rest else "000"
+    return f"{head}.{millis}Z"

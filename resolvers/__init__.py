@@ -1,0 +1,1 @@
+"""The AppSync direct Lambda resolver: one Powertools Router per domain, merged in `app`."""

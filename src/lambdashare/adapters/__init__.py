@@ -1,0 +1,1 @@
+"""Implementations of the ports: `aws` (boto3) and `local` (SQLite + a data directory)."""

@@ -1,0 +1,66 @@
+"""Publishes a file's final state by calling AppSync's `publishFileHashed` mutation, SigV4-signed.
+
+The same code talks to AWS AppSync and to the local emulator (which verifies the signature).
+Not responsible for fan-out: AppSync delivers the mutation's result to subscribers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from lambdashare.domain.errors import PublishError
+
+FILE_FIELDS = "id name size contentType owner status hashes { md5 sha1 sha256 sha512 } error createdAt uploadedAt hashedAt"
+PUBLISH_MUTATION = (
+    "mutation PublishFileHashed($input: FileHashedInput!) {\n"
+    f"  publishFileHashed(input: $input) {{ {FILE_FIELDS} }}\n"
+    "}"
+)
+_ATTEMPTS = 3
+
+
+class AppSyncPublisher:
+    def __init__(
+        self, url: str, region: str, *, credentials: Credentials | None = None, timeout: float = 10
+    ) -> None:
+        self._url = url
+        self._region = region
+        self._credentials = credentials or botocore.session.get_session().get_credentials()
+        if self._credentials is None:
+            raise PublishError("No AWS credentials found to sign the publishFileHashed mutation.")
+        self._timeout = timeout
+
+    def publish(self, file: Mapping[str, Any]) -> None:
+        fields = {k: file.get(k) for k in ("id", "name", "size", "contentType", "owner", "status",
+                                           "hashes", "error", "createdAt", "uploadedAt", "hashedAt")}
+        body = json.dumps({"query": PUBLISH_MUTATION, "variables": {"input": fields}})
+        for attempt in range(_ATTEMPTS):
+            try:
+                answer = self._post(body)
+                break
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                if isinstance(exc, urllib.error.HTTPError) and exc.code < 500:
+                    raise PublishError(f"AppSync refused publishFileHashed: HTTP {exc.code}") from exc
+                if attempt == _ATTEMPTS - 1:
+                    raise PublishError(f"AppSync unreachable: {exc}") from exc
+                time.sleep(0.2 * 2**attempt)
+        if answer.get("errors"):
+            raise PublishError(f"publishFileHashed failed: {answer['errors']}")
+
+    def _post(self, body: str) -> dict[str, Any]:
+        request = AWSRequest(method="POST", url=self._url, data=body, headers={"content-type": "application/json"})
+        SigV4Auth(self._credentials.get_frozen_credentials(), "appsync", self._region).add_auth(request)
+        http = urllib.request.Request(self._url, data=body.encode(), headers=dict(request.headers), method="POST")
+        with urllib.request.urlopen(http, timeout=self._timeout) as response:
+            answer: dict[str, Any] = json.load(response)
+        return answer

@@ -1,0 +1,1 @@
+"""Local adapters: the embedded default, real and durable (SQLite in WAL mode, fsynced files)."""

@@ -1,0 +1,171 @@
+"""Objects in a data directory, with presigned URLs that the emulator's storage endpoint honours.
+
+An object is written to a temp file, fsynced and renamed into place, so a partial upload is never
+visible. URLs are signed with HMAC-SHA256 over method, key, expiry, size limit and content type.
+Not responsible for HTTP: the emulator's `storage` routes parse requests and call this store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, urlencode
+
+from lambdashare.domain.errors import BlobNotFoundError, LambdashareError
+from lambdashare.ports.blob_store import PresignedRequest
+
+#: Path prefix of the emulator's storage endpoint: /_storage/<bucket>/<key>.
+STORAGE_PATH = "/_storage"
+
+
+class SignatureError(LambdashareError):
+    """The URL was not signed by us, was altered, or is used with another method or content type."""
+
+
+class ExpiredError(LambdashareError):
+    """The URL's expiry has passed."""
+
+
+class TooLargeError(LambdashareError):
+    """The body is larger than the URL allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a verified URL allows."""
+
+    method: str
+    key: str
+    max_size: int
+    content_type: str
+    file_name: str
+
+
+class BlobWriter:
+    """Receives one object's bytes; `commit` makes it visible atomically, `abort` leaves no trace."""
+
+    def __init__(self, final_path: Path, tmp_dir: Path, max_size: int) -> None:
+        self._final = final_path
+        self._max_size = max_size
+        self._fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+        self._tmp = Path(tmp_name)
+        self._md5 = hashlib.md5()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self._max_size:
+            raise TooLargeError(f"Body exceeds the {self._max_size} bytes this URL allows.")
+        self._md5.update(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    def commit(self) -> str:
+        """fsync, rename into place, fsync the directory; return the ETag (hex md5, as S3's PUT)."""
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._tmp, self._final)
+        _fsync_dir(self._final.parent)
+        return self._md5.hexdigest()
+
+    def abort(self) -> None:
+        try:
+            os.close(self._fd)
+        except OSError:
+            pass
+        self._tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileBlobStore:
+    def __init__(self, data_dir: Path, *, bucket: str, public_url: str, secret: str) -> None:
+        self.bucket = bucket
+        self._objects = data_dir / "objects"
+        self._tmp = data_dir / "tmp"
+        self._objects.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._public_url = public_url
+        self._secret = secret.encode()
+
+    # --- signing -------------------------------------------------------------------------
+    def _signature(self, method: str, key: str, expires: int, max_size: int, content_type: str, name: str) -> str:
+        message = "\n".join((method, self.bucket, key, str(expires), str(max_size), content_type, name))
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+
+    def _url(self, method: str, key: str, expires_in: int, max_size: int, content_type: str, name: str) -> str:
+        expires = int(time.time()) + expires_in
+        params = {"expires": expires, "max-size": max_size, "content-type": content_type, "name": name}
+        params["signature"] = self._signature(method, key, expires, max_size, content_type, name)
+        return f"{self._public_url}{STORAGE_PATH}/{self.bucket}/{quote(key)}?{urlencode(params)}"
+
+    def presign_put(
+        self, key: str, *, size: int, content_type: str | None, expires_in: int
+    ) -> PresignedRequest:
+        url = self._url("PUT", key, expires_in, size, content_type or "", "")
+        headers = {"content-type": content_type} if content_type else {}
+        return PresignedRequest(method="PUT", url=url, headers=headers)
+
+    def presign_get(self, key: str, *, file_name: str, expires_in: int) -> str:
+        return self._url("GET", key, expires_in, 0, "", file_name)
+
+    def verify(self, method: str, key: str, query: Mapping[str, str]) -> Grant:
+        """Check a request against its URL's signature; raise SignatureError or ExpiredError."""
+        try:
+            expires = int(query["expires"])
+            max_size = int(query["max-size"])
+            content_type, name, signature = query["content-type"], query["name"], query["signature"]
+        except (KeyError, ValueError) as exc:
+            raise SignatureError("The URL is missing signed parameters.") from exc
+        expected = self._signature(method, key, expires, max_size, content_type, name)
+        if not hmac.compare_digest(expected, signature):
+            raise SignatureError("The request signature does not match.")
+        if time.time() > expires:
+            raise ExpiredError("Request has expired.")
+        return Grant(method=method, key=key, max_size=max_size, content_type=content_type, file_name=name)
+
+    # --- objects ---------------------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        """Keys map to hashed file names: no user-chosen path ever touches the file system."""
+        digest = hashlib.sha256(f"{self.bucket}/{key}".encode()).hexdigest()
+        return self._objects / digest[:2] / digest
+
+    def open_writer(self, key: str, max_size: int) -> BlobWriter:
+        return BlobWriter(self._path(key), self._tmp, max_size)
+
+    def blob_path(self, key: str) -> Path:
+        path = self._path(key)
+        if not path.is_file():
+            raise BlobNotFoundError(f"No object at key {key!r}.")
+        return path
+
+    def open_chunks(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        try:
+            stream = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - closed by the generator
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(f"No object at key {key!r}.") from exc
+        return _chunks(stream, chunk_size)
+
+    def delete_blob(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+def _chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    with stream:
+        while chunk := stream.read(chunk_size):
+            yield chunk

@@ -1,0 +1,109 @@
+"""The strawberry schema. Root fields do no work: they hand the field to a data source.
+
+As on AppSync, a Lambda data source gets a direct-resolver event and returns JSON; a NONE data
+source returns its arguments; a subscription is fed by the mutations in its `@aws_subscribe`.
+The emulator supplies these through the `DataSources` in the request context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from functools import lru_cache
+from typing import Any, Protocol
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
+from strawberry.schema.config import StrawberryConfig
+from strawberry.utils.str_converters import to_camel_case
+
+from lambdashare.api.directives import AwsIam, AwsSubscribe
+from lambdashare.api.scalars import SCALARS
+from lambdashare.api.types import File, FileConnection, FileHashedInput, RequestUploadInput, UploadTicket
+
+
+class DataSources(Protocol):
+    async def invoke_lambda(self, info: strawberry.Info) -> Any: ...
+
+    def invoke_none(self, info: strawberry.Info) -> Any: ...
+
+    def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]: ...
+
+
+def _sources(info: strawberry.Info) -> DataSources:
+    sources: DataSources = info.context
+    return sources
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def files(
+        self, info: strawberry.Info, limit: int | None = strawberry.UNSET, next_token: str | None = strawberry.UNSET
+    ) -> FileConnection:
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def files_by_hash(self, info: strawberry.Info, sha256: str) -> list[File]:
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def request_upload(self, info: strawberry.Info, input: RequestUploadInput) -> UploadTicket:  # noqa: A002
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation
+    async def delete_file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(directives=[AwsIam()], description="Called by the hasher only.")
+    def publish_file_hashed(self, info: strawberry.Info, input: FileHashedInput) -> File | None:  # noqa: A002
+        return _sources(info).invoke_none(info)  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        directives=[AwsSubscribe(mutations=["publishFileHashed"])], description="Fires on HASHED and on FAILED."
+    )
+    async def on_file_hashed(
+        self,
+        info: strawberry.Info,
+        id: strawberry.ID | None = strawberry.UNSET,  # noqa: A002
+        owner: str | None = strawberry.UNSET,
+    ) -> AsyncIterator[File | None]:
+        # a plain coroutine, not a generator, so auth is checked when the client subscribes
+        return _sources(info).subscribe(info)
+
+
+@lru_cache(maxsize=256)
+def _json_key(python_name: str) -> str:
+    return to_camel_case(python_name)
+
+
+def resolve_from_json(source: Any, python_name: str) -> object:
+    """Fields resolve from the resolver's JSON result by their GraphQL name, as on AppSync."""
+    if isinstance(source, Mapping):
+        return source.get(_json_key(python_name))
+    return getattr(source, python_name)
+
+
+class AppSyncSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Errors are rendered (and unexpected ones logged) by the server, in AppSync's shape."""
+
+
+schema = AppSyncSchema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    config=StrawberryConfig(default_resolver=resolve_from_json, scalar_map=SCALARS),
+    extensions=[ParserCache, ValidationCache],
+)

@@ -1,0 +1,97 @@
+"""The API's object and input types (the contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from lambdashare.api.directives import AwsApiKey, AwsIam
+from lambdashare.api.scalars import AWSJSON, AWSURL, AWSDateTime
+from lambdashare.domain.model import FileStatus as DomainFileStatus
+
+FileStatus = strawberry.enum(DomainFileStatus, name="FileStatus")
+
+#: Types every auth mode that reads or publishes files must be allowed on (AppSync checks nested types).
+_READABLE = [AwsApiKey(), AwsIam()]
+
+
+@strawberry.type(directives=_READABLE)
+class Hashes:
+    md5: str
+    sha1: str
+    sha256: str
+    sha512: str
+
+
+@strawberry.type(directives=_READABLE)
+class File:
+    id: strawberry.ID
+    name: str
+    size: float
+    content_type: str | None
+    owner: str | None
+    status: FileStatus  # type: ignore[valid-type]
+    hashes: Hashes | None
+    error: str | None
+    created_at: AWSDateTime
+    uploaded_at: AWSDateTime | None
+    hashed_at: AWSDateTime | None
+    download_url: AWSURL | None = strawberry.field(
+        description="Presigned, short-lived; only for the owner or a share token."
+    )
+
+
+@strawberry.type
+class UploadPart:
+    number: int
+    url: AWSURL
+    method: str
+    headers: AWSJSON | None
+
+
+@strawberry.type(description="Exactly one of url / parts is set.")
+class UploadTicket:
+    file: File
+    expires_at: AWSDateTime
+    url: AWSURL | None
+    method: str | None
+    headers: AWSJSON | None
+    upload_id: str | None
+    parts: list[UploadPart] | None
+
+
+@strawberry.type
+class FileConnection:
+    items: list[File]
+    next_token: str | None
+
+
+@strawberry.input
+class RequestUploadInput:
+    name: str
+    size: float
+    content_type: str | None = strawberry.UNSET
+    sha256: str | None = strawberry.UNSET
+    part_size: float | None = strawberry.UNSET
+
+
+@strawberry.input
+class HashesInput:
+    md5: str
+    sha1: str
+    sha256: str
+    sha512: str
+
+
+@strawberry.input(description="A file's final state, as the hasher publishes it.")
+class FileHashedInput:
+    id: strawberry.ID
+    name: str
+    size: float
+    status: FileStatus  # type: ignore[valid-type]
+    created_at: AWSDateTime
+    content_type: str | None = strawberry.UNSET
+    owner: str | None = strawberry.UNSET
+    hashes: HashesInput | None = strawberry.UNSET
+    error: str | None = strawberry.UNSET
+    uploaded_at: AWSDateTime | None = strawberry.UNSET
+    hashed_at: AWSDateTime | None = strawberry.UNSET

@@ -1,0 +1,1 @@
+"""Business rules shared by the resolver, the hasher and the emulator: no I/O here."""

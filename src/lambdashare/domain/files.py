@@ -1,0 +1,170 @@
+"""What the API does with files: request an upload, look files up, list, delete.
+
+Pure business rules over the ports; the resolvers only unpack arguments and call these.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lambdashare.domain.errors import NotFoundError, ValidationError
+from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
+from lambdashare.domain.tokens import decode_cursor, encode_cursor
+from lambdashare.ports.blob_store import BlobStore
+from lambdashare.ports.table import Table
+
+MAX_NAME_LENGTH = 1024
+MAX_SINGLE_PUT = 5 * 1024**3
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=(\"[^\"\\\r\n]*\"|[\w.+-]+))*$")
+KEY_PREFIX = "uploads/"
+
+
+def object_key(file_id: str) -> str:
+    """Storage key of a file: never derived from the user's file name."""
+    return f"{KEY_PREFIX}{file_id}"
+
+
+def file_id_of_key(key: str) -> str | None:
+    file_id = key.removeprefix(KEY_PREFIX)
+    if file_id == key:
+        return None
+    try:
+        parsed = uuid.UUID(file_id)
+    except ValueError:
+        return None
+    return file_id if str(parsed) == file_id else None
+
+
+def normalise_sha256(value: str) -> str:
+    if not _SHA256.match(value):
+        raise ValidationError("sha256 must be 64 hexadecimal characters.")
+    return value.lower()
+
+
+def _whole_bytes(value: float, field: str) -> int:
+    if value != value or value in (float("inf"), float("-inf")) or value < 0 or value != int(value):
+        raise ValidationError(f"{field} must be a whole, non-negative number of bytes.")
+    return int(value)
+
+
+def _validate_name(name: str) -> str:
+    if not name or not name.strip():
+        raise ValidationError("name must not be empty.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"name must be at most {MAX_NAME_LENGTH} characters.")
+    if _CONTROL.search(name):
+        raise ValidationError("name must not contain control characters.")
+    return name
+
+
+def _validate_content_type(content_type: str | None) -> str | None:
+    if content_type is None:
+        return None
+    if len(content_type) > 255 or not _CONTENT_TYPE.match(content_type):
+        raise ValidationError("contentType must be a media type such as 'image/png'.")
+    return content_type
+
+
+def request_upload(
+    table: Table,
+    blobs: BlobStore,
+    *,
+    name: str,
+    size: float,
+    content_type: str | None,
+    sha256: str | None,
+    owner: str | None,
+    expires_in: int,
+    max_size: int,
+) -> dict[str, Any]:
+    """Write a PENDING file and return an upload ticket for a single presigned request."""
+    byte_size = _whole_bytes(size, "size")
+    if byte_size > min(max_size, MAX_SINGLE_PUT):
+        raise ValidationError(f"size must be at most {min(max_size, MAX_SINGLE_PUT)} bytes.")
+    file_id = str(uuid.uuid4())
+    record = FileRecord(
+        id=file_id,
+        name=_validate_name(name),
+        size=byte_size,
+        key=object_key(file_id),
+        created_at=aws_datetime(),
+        content_type=_validate_content_type(content_type),
+        owner=owner,
+        expected_sha256=normalise_sha256(sha256) if sha256 is not None else None,
+    )
+    upload = blobs.presign_put(
+        record.key, size=byte_size, content_type=record.content_type, expires_in=expires_in
+    )
+    table.put_item(record.to_item())
+    return {
+        "file": record.to_graphql(),
+        "expiresAt": _expiry(expires_in),
+        "url": upload.url,
+        "method": upload.method,
+        "headers": upload.headers,
+        "uploadId": None,
+        "parts": None,
+    }
+
+
+def _expiry(expires_in: int) -> str:
+    return aws_datetime(datetime.now(UTC) + timedelta(seconds=expires_in))
+
+
+def visible(record: FileRecord, owner: str | None) -> bool:
+    return record.owner == owner
+
+
+def with_download(record: FileRecord, blobs: BlobStore, expires_in: int) -> dict[str, Any]:
+    view = record.to_graphql()
+    if record.status in (FileStatus.UPLOADED, FileStatus.HASHING, FileStatus.HASHED):
+        view["downloadUrl"] = blobs.presign_get(record.key, file_name=record.name, expires_in=expires_in)
+    else:
+        view["downloadUrl"] = None
+    return view
+
+
+def get_file(table: Table, file_id: str, owner: str | None) -> FileRecord | None:
+    item = table.get_item(file_id)
+    if item is None:
+        return None
+    record = FileRecord.from_item(item)
+    return record if visible(record, owner) else None
+
+
+def list_files(
+    table: Table, *, owner: str | None, limit: int | None, next_token: str | None, secret: str
+) -> tuple[list[FileRecord], str | None]:
+    page = DEFAULT_PAGE if limit is None else limit
+    if not 1 <= page <= MAX_PAGE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}.")
+    scope = f"files:{owner}"
+    after = decode_cursor(next_token, secret=secret, scope=scope) if next_token else None
+    items = table.list_items(owner, page + 1, after)
+    records = [FileRecord.from_item(item) for item in items[:page]]
+    more = len(items) > page
+    token = encode_cursor((records[-1].created_at, records[-1].id), secret=secret, scope=scope) if more else None
+    return records, token
+
+
+def files_by_hash(table: Table, sha256: str, owner: str | None) -> list[FileRecord]:
+    records = [FileRecord.from_item(item) for item in table.query_by_sha256(normalise_sha256(sha256), MAX_PAGE)]
+    return [r for r in records if r.status is FileStatus.HASHED and visible(r, owner)]
+
+
+def delete_file(table: Table, blobs: BlobStore, file_id: str, owner: str | None) -> FileRecord | None:
+    record = get_file(table, file_id, owner)
+    if record is None:
+        return None
+    item = table.delete_item(file_id)
+    if item is None:
+        raise NotFoundError(f"File {file_id} was deleted by another request.")
+    blobs.delete_blob(record.key)
+    return record

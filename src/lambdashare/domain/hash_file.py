@@ -1,0 +1,94 @@
+"""The hasher's rules: take an uploaded object to HASHED (or FAILED) exactly once, then publish.
+
+Idempotent under S3's at-least-once delivery: every state change is a conditional update, and
+only the delivery that moves the file to a final state publishes. Not responsible for reading
+the event: `functions/hasher` unpacks S3 records and calls `hash_object`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from lambdashare.domain.errors import BlobNotFoundError, ConditionFailedError
+from lambdashare.domain.files import file_id_of_key
+from lambdashare.domain.hashing import CHUNK_SIZE, hash_chunks
+from lambdashare.domain.model import FINAL, HASHABLE, FileRecord, FileStatus, aws_datetime
+from lambdashare.ports.blob_store import BlobStore
+from lambdashare.ports.publisher import Publisher
+from lambdashare.ports.table import Table
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    file_id: str | None
+    status: str  # HASHED, FAILED, or why nothing was done: "unknown-key", "missing", "duplicate"
+
+
+def hash_object(
+    table: Table, blobs: BlobStore, publisher: Publisher, *, key: str, uploaded_at: str
+) -> Outcome:
+    file_id = file_id_of_key(key)
+    if file_id is None:
+        logger.warning("ignoring object outside the upload prefix", extra={"key": key})
+        return Outcome(None, "unknown-key")
+    item = table.get_item(file_id)
+    if item is None:
+        return Outcome(file_id, "missing")
+    if item["status"] in FINAL:
+        return _publish_once(table, publisher, item, "duplicate")
+    try:
+        table.update_item(
+            file_id, {"status": FileStatus.HASHING.value, "uploaded_at": uploaded_at}, status_in=HASHABLE
+        )
+    except ConditionFailedError:
+        return Outcome(file_id, "duplicate")
+
+    record = FileRecord.from_item(item)
+    changes = _hash_and_verify(blobs, record)
+    try:
+        final = table.update_item(file_id, changes, status_in={FileStatus.HASHING.value})
+    except ConditionFailedError:
+        # another delivery finished first, or the file was deleted meanwhile
+        latest = table.get_item(file_id)
+        if latest is None or latest["status"] not in FINAL:
+            return Outcome(file_id, "missing" if latest is None else "duplicate")
+        return _publish_once(table, publisher, latest, "duplicate")
+    return _publish_once(table, publisher, final, final["status"])
+
+
+def _publish_once(table: Table, publisher: Publisher, item: dict[str, object], outcome: str) -> Outcome:
+    """Publish a final state unless a delivery already did; a failed publish is retried with the event."""
+    file_id = str(item["id"])
+    if item.get("published"):
+        return Outcome(file_id, outcome)
+    publisher.publish(FileRecord.from_item(item).to_graphql())
+    try:
+        table.update_item(file_id, {"published": True}, status_in=FINAL)
+    except ConditionFailedError:
+        pass  # deleted since: nothing left to mark
+    return Outcome(file_id, outcome)
+
+
+def _hash_and_verify(blobs: BlobStore, record: FileRecord) -> dict[str, object]:
+    try:
+        digests = hash_chunks(blobs.open_chunks(record.key, CHUNK_SIZE))
+    except BlobNotFoundError:
+        return _failed("The uploaded object is no longer in storage.")
+    if digests.size != record.size:
+        return _failed(f"Size mismatch: {record.size} bytes were declared, {digests.size} were stored.")
+    sha256 = digests.hexdigests["sha256"]
+    changes: dict[str, object] = {
+        "status": FileStatus.HASHED.value,
+        "hashes": digests.hexdigests,
+        "hashed_at": aws_datetime(),
+    }
+    if record.expected_sha256 is not None and record.expected_sha256 != sha256:
+        changes.update(_failed(f"sha256 mismatch: expected {record.expected_sha256}, computed {sha256}."))
+    return changes
+
+
+def _failed(error: str) -> dict[str, object]:
+    return {"status": FileStatus.FAILED.value, "error": error}

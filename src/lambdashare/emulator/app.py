@@ -1,0 +1,41 @@
+"""The emulator's ASGI application: `uvicorn --factory lambdashare.emulator.app:create_app`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from lambdashare.emulator.config import EmulatorConfig
+from lambdashare.emulator.routes import ROUTES
+from lambdashare.emulator.runtime import Runtime
+
+
+def create_app(config: EmulatorConfig | None = None) -> Starlette:
+    runtime = Runtime(config or EmulatorConfig.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(routes=ROUTES, lifespan=lifespan)
+    app.state.runtime = runtime
+    _plain_logs()
+    return app
+
+
+def _plain_logs() -> None:
+    """The emulator logs plain lines; Powertools formats the functions' own `lambdashare` logger."""
+    emulator_logger = logging.getLogger("lambdashare.emulator")
+    if not emulator_logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        emulator_logger.addHandler(handler)
+        emulator_logger.setLevel(logging.INFO)
+        emulator_logger.propagate = False

@@ -1,0 +1,99 @@
+"""The request context the strawberry schema runs with: AppSync's data sources, locally.
+
+A Lambda field becomes a direct-resolver event for the resolver function; the NONE data source
+returns its input and publishes the result, projected on the mutation's selection set, to the
+subscriptions it triggers; a subscription field subscribes with its argument filters. Each checks
+the field's auth directives first, as AppSync does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import strawberry
+from graphql import ArgumentNode, GraphQLResolveInfo, VariableNode, print_ast
+from graphql.execution.values import get_argument_values
+
+from lambdashare.emulator.auth import Caller
+from lambdashare.emulator.errors import FieldUnauthorizedError
+from lambdashare.emulator.events import appsync_resolver_event
+from lambdashare.emulator.lambda_runtime import InProcessFunction
+from lambdashare.emulator.pubsub import Broker
+from lambdashare.emulator.schema_rules import SchemaRules
+from lambdashare.emulator.selection import project, selection_set_list
+
+
+class RequestContext:
+    """One GraphQL request's (or one subscription's) caller and the data sources it may reach."""
+
+    def __init__(
+        self,
+        *,
+        caller: Caller,
+        headers: Mapping[str, str],
+        resolver: InProcessFunction,
+        broker: Broker,
+        rules: SchemaRules,
+    ) -> None:
+        self.caller = caller
+        self.headers = dict(headers)
+        self._resolver = resolver
+        self._broker = broker
+        self._rules = rules
+
+    def _authorize(self, raw: GraphQLResolveInfo) -> None:
+        type_name, field_name = raw.parent_type.name, raw.field_name
+        if self.caller.mode not in self._rules.allowed_modes(type_name, field_name):
+            raise FieldUnauthorizedError(type_name, field_name)
+
+    async def invoke_lambda(self, info: strawberry.Info) -> Any:
+        raw = info._raw_info
+        self._authorize(raw)
+        field_node = raw.field_nodes[0]
+        event = appsync_resolver_event(
+            field_name=raw.field_name,
+            parent_type_name=raw.parent_type.name,
+            arguments=_arguments(raw),
+            identity=self.caller.identity,
+            headers=self.headers,
+            variables=dict(raw.variable_values),
+            selection_set_list=selection_set_list(field_node.selection_set, raw.fragments),
+            selection_set_graphql=print_ast(field_node.selection_set) if field_node.selection_set else "",
+        )
+        return await self._resolver.invoke(event)
+
+    def invoke_none(self, info: strawberry.Info) -> Any:
+        raw = info._raw_info
+        self._authorize(raw)
+        value = _arguments(raw).get("input")
+        published = project(value, raw.field_nodes[0].selection_set, raw.fragments)
+        if published is not None:
+            self._broker.publish(raw.field_name, published)
+        return value
+
+    def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]:
+        raw = info._raw_info
+        self._authorize(raw)
+        mutations = self._rules.subscriptions.get(raw.field_name, ())
+        return aiter(self._broker.subscribe(mutations, _supplied_arguments(raw)))
+
+
+def _arguments(raw: GraphQLResolveInfo) -> dict[str, Any]:
+    field_def = raw.parent_type.fields[raw.field_name]
+    return get_argument_values(field_def, raw.field_nodes[0], raw.variable_values)
+
+
+def _supplied_arguments(raw: GraphQLResolveInfo) -> dict[str, Any]:
+    """Arguments the subscriber actually gave: an omitted one filters nothing, an explicit null matches null."""
+    values = _arguments(raw)
+    supplied: dict[str, Any] = {}
+    for node in raw.field_nodes[0].arguments:
+        name = node.name.value
+        if _is_supplied(node, raw.variable_values) and name in values:
+            supplied[name] = values[name]
+    return supplied
+
+
+def _is_supplied(node: ArgumentNode, variables: Mapping[str, Any]) -> bool:
+    return not isinstance(node.value, VariableNode) or node.value.name.value in variables

@@ -1,0 +1,97 @@
+"""Asynchronous invocations (S3 notifications) delivered at least once, with Lambda's retries.
+
+Every event is in the durable queue before the request that caused it is acknowledged; it leaves
+the queue when its handler returns, or is kept as a dead letter after the last attempt. Pending
+events are delivered again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+
+from lambdashare.adapters.local.event_queue import Invocation, SqliteEventQueue
+from lambdashare.emulator.lambda_runtime import LambdaError
+
+logger = logging.getLogger(__name__)
+
+#: Lambda tries an asynchronous event three times in all; we wait less between tries than AWS.
+MAX_ATTEMPTS = 3
+RETRY_DELAYS_S = (1.0, 2.0)
+
+
+class Function(Protocol):
+    name: str
+
+    async def invoke(self, event: Any) -> Any: ...
+
+
+class Dispatcher:
+    def __init__(self, queue: SqliteEventQueue, functions: Mapping[str, Function]) -> None:
+        self._queue = queue
+        self._functions = functions
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def resume(self) -> int:
+        """Deliver what a previous run left undelivered."""
+        pending = await run_in_threadpool(self._queue.pending)
+        for invocation in pending:
+            self._start(invocation)
+        if pending:
+            logger.info("resuming %d queued invocations", len(pending))
+        return len(pending)
+
+    async def submit(self, function: str, event: dict[str, Any]) -> None:
+        """Persist, then deliver in the background; returns once the event is durable."""
+        invocation = await run_in_threadpool(self._queue.put, function, event)
+        self._start(invocation)
+
+    def _start(self, invocation: Invocation) -> None:
+        task = asyncio.create_task(self._deliver(invocation), name=f"invoke-{invocation.seq}")
+        self._tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._idle.set()
+
+    async def _deliver(self, invocation: Invocation) -> None:
+        function = self._functions[invocation.function]
+        attempt = invocation.attempts
+        while True:
+            try:
+                await function.invoke(invocation.event)
+            except LambdaError as exc:
+                attempt += 1
+                dead = attempt >= MAX_ATTEMPTS
+                logger.warning(
+                    "%s attempt %d failed: %s: %s%s", function.name, attempt, exc.error_type, exc.message,
+                    " (kept as a dead letter)" if dead else "",
+                )
+                await run_in_threadpool(self._queue.failed, invocation.seq, f"{exc.error_type}: {exc.message}", dead=dead)
+                if dead:
+                    return
+                await asyncio.sleep(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S)) - 1])
+            else:
+                await run_in_threadpool(self._queue.done, invocation.seq)
+                return
+
+    async def idle(self) -> None:
+        await self._idle.wait()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,89 @@
+"""`POST /graphql` as AppSync serves it, and `GET /graphql` as a GraphQL explorer.
+
+Parses the request, authenticates the caller, runs the schema and renders AppSync's shapes:
+400 `MalformedHttpRequestException` for an unusable body, 401 `UnauthorizedException` for bad
+credentials, 200 with `errors[]` for everything GraphQL itself reports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from lambdashare.emulator.auth import UnauthorizedError
+from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, request_error, to_appsync_error
+from lambdashare.emulator.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+#: Subscriptions are served on the WebSocket only.
+HTTP_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
+
+
+def lowercase_headers(request: Request) -> dict[str, str]:
+    return {name.lower(): value for name, value in request.headers.items()}
+
+
+async def graphql_post(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    body = await request.body()
+    if not body:
+        return request_error(400, "MalformedHttpRequestException", "Request body is empty.")
+    if len(body) > MAX_BODY_BYTES:
+        return request_error(413, "PayloadTooLargeException", "Request body is larger than AppSync accepts.")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("query"), str)
+        or not isinstance(payload.get("variables") or {}, dict)
+        or not isinstance(payload.get("operationName") or "", str)
+    ):
+        return request_error(400, "MalformedHttpRequestException", "Unable to parse GraphQL query.")
+
+    headers = lowercase_headers(request)
+    try:
+        caller = runtime.authenticator.authenticate(
+            headers, method="POST", url=str(request.url), body=body,
+            source_ip=request.client.host if request.client else None,
+        )
+    except UnauthorizedError as exc:
+        logger.info("refused %s: %s", request.url.path, exc.detail)
+        message = UNAUTHORIZED_MESSAGE if exc.error_type == "UnauthorizedException" else exc.detail
+        return request_error(401, "UnauthorizedException", message)
+
+    try:
+        result = await runtime.schema.execute(
+            payload["query"],
+            variable_values=payload.get("variables"),
+            context_value=runtime.request_context(caller, headers),
+            operation_name=payload.get("operationName"),
+            allowed_operation_types=HTTP_OPERATIONS,
+        )
+    except InvalidOperationTypeError:
+        return _error_only("UnsupportedOperation", "Subscriptions are only supported over the realtime channel.")
+    except CannotGetOperationTypeError:
+        return _error_only(None, "Unknown or ambiguous operation: name the operation to run with operationName.")
+    response: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        response["errors"] = [to_appsync_error(error) for error in result.errors]
+    return JSONResponse(response)
+
+
+def _error_only(error_type: str | None, message: str) -> JSONResponse:
+    return JSONResponse({"data": None, "errors": [{"errorType": error_type, "message": message}]})
+
+
+async def graphql_explorer(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    local = request.client is not None and request.client.host in ("127.0.0.1", "::1", "localhost")
+    return HTMLResponse(runtime.explorer_html(with_api_key=local))

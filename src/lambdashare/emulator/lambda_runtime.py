@@ -1,0 +1,164 @@
+"""Runs our Lambda handlers as Lambda does: one event at a time per instance, JSON in and out.
+
+The resolver runs in this process on one dedicated thread (Powertools keeps the current event on
+the class, so it must never run concurrently in one process); event-driven functions run in a
+pool of worker processes, each taking one event at a time. Not responsible for queueing or
+retries: `dispatcher` does that for asynchronous invocations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import importlib
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+REGION_ACCOUNT = "us-east-1:000000000000"
+
+
+class LambdaError(Exception):
+    """The handler raised: Lambda reports `errorType` (the exception's class name) and `errorMessage`."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+@dataclass
+class LambdaContext:
+    """The `context` object Lambda passes to a Python handler."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    timeout_s: float = 30
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION_ACCOUNT}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/[{self.function_version}]{os.getpid()}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
+
+
+def _load(handler_path: str) -> Callable[[Any, Any], Any]:
+    module, _, name = handler_path.rpartition(".")
+    handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module), name)
+    return handler
+
+
+def run_handler(function_name: str, handler_path: str, event: Any, timeout_s: float) -> Any:
+    """Invoke once, as the Lambda runtime does: JSON event in, JSON result out, errors by class name."""
+    handler = _load(handler_path)
+    context = LambdaContext(function_name=function_name, timeout_s=timeout_s)
+    try:
+        result = handler(json.loads(json.dumps(event)), context)
+        return json.loads(json.dumps(result))
+    except Exception as exc:
+        logger.debug("%s failed", function_name, exc_info=True)
+        raise LambdaError(type(exc).__name__, str(exc)) from None
+
+
+class InProcessFunction:
+    """A function whose single instance lives in this process (the AppSync resolver)."""
+
+    def __init__(self, name: str, handler_path: str, *, timeout_s: float = 30) -> None:
+        self.name = name
+        self._handler_path = handler_path
+        self._timeout_s = timeout_s
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{name}")
+
+    async def invoke(self, event: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._thread, run_handler, self.name, self._handler_path, event, self._timeout_s
+        )
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the emulator dies, so no orphan keeps working."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _init_worker(environ: Mapping[str, str]) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the emulator, which shuts us down
+    os.environ.update(environ)
+
+
+def _run_in_worker(function_name: str, handler_path: str, event: Any, timeout_s: float) -> tuple[str, Any]:
+    try:
+        return "ok", run_handler(function_name, handler_path, event, timeout_s)
+    except LambdaError as exc:
+        return "error", (exc.error_type, exc.message)
+
+
+class WorkerPoolFunction:
+    """A function run by a pool of worker processes (Lambda's concurrent instances)."""
+
+    def __init__(
+        self, name: str, handler_path: str, *, environ: Mapping[str, str], workers: int, timeout_s: float = 900
+    ) -> None:
+        self.name = name
+        self._handler_path = handler_path
+        self._environ = dict(environ)
+        self._workers = workers
+        self._timeout_s = timeout_s
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self._environ,),
+        )
+
+    async def invoke(self, event: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        try:
+            status, value = await loop.run_in_executor(
+                pool, _run_in_worker, self.name, self._handler_path, event, self._timeout_s
+            )
+        except BrokenProcessPool:
+            if self._pool is pool:
+                logger.error("a %s worker died; starting a new pool", self.name)
+                self._pool = self._new_pool()
+            raise LambdaError("Runtime.ExitError", "The worker process exited before completing the request.") from None
+        if status == "error":
+            raise LambdaError(*value)
+        return value
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,255 @@
+"""AppSync real-time WebSocket protocol for the local emulator.
+
+Wire format only: subscription state lives in the broker, auth in the authenticator.
+Spec: https://docs.aws.amazon.com/appsync/latest/devguide/real-time-websocket-client.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from graphql import ExecutionResult
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from lambdashare.emulator.auth import Caller, UnauthorizedError
+from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
+from lambdashare.emulator.realtime_messages import ErrorEntry, Message, StartMessage
+from lambdashare.emulator.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+SUBPROTOCOL = "graphql-ws"
+CONNECTION_TIMEOUT_MS = 300_000
+MAX_SUBSCRIPTIONS = 100
+WS_1000_NORMAL = 1000
+
+
+def _b64_json(text: str) -> dict[str, Any] | None:
+    """Decode a base64 or base64url header object, padded or not."""
+    try:
+        raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def connection_header(websocket: WebSocket) -> dict[str, str]:
+    """The auth header object: `header-` subprotocol, then `?header=`, then the upgrade's HTTP headers."""
+    for offered in websocket.scope.get("subprotocols", []):
+        if offered.startswith("header-") and (value := _b64_json(offered[len("header-") :])) is not None:
+            return {str(k).lower(): str(v) for k, v in value.items()}
+    for part in websocket.scope.get("query_string", b"").decode("latin-1").split("&"):
+        name, _, raw = part.partition("=")
+        # gql does not URL-encode its base64, so '+' must survive: unquote, never unquote_plus
+        if name == "header" and (value := _b64_json(unquote(raw))) is not None:
+            return {str(k).lower(): str(v) for k, v in value.items()}
+    return {name.lower(): value for name, value in websocket.headers.items()}
+
+
+class Subscription:
+    __slots__ = ("completed", "id", "task")
+
+    def __init__(self, subscription_id: str, task: asyncio.Task[None]) -> None:
+        self.id = subscription_id
+        self.task = task
+        self.completed = False
+
+    def complete(self) -> bool:
+        """Mark done and stop the stream; False if it already was."""
+        if self.completed:
+            return False
+        self.completed = True
+        self.task.cancel()
+        return True
+
+
+class RealtimeHandler:
+    """One AppSync real-time connection.
+
+    How AppSync's `graphql-ws` differs from Apollo's protocol of the same name:
+    - auth comes as a header object: a `header-<base64url>` subprotocol, or `?header=<base64>&payload=e30=`,
+      or plain HTTP headers; each `start` carries its own in `payload.extensions.authorization`;
+    - `connection_ack` carries `connectionTimeoutMs`, and keep-alives are `ka` messages;
+    - `start.payload.data` is a JSON *string*, and `start` is answered by `start_ack`;
+    - errors not tied to a subscription are `error` messages without an `id`;
+    - only subscriptions run here: queries and mutations go over HTTP.
+    """
+
+    def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
+        self.websocket = websocket
+        self.runtime = runtime
+        self.caller: Caller | None = None
+        self.acknowledged = False
+        self.subscriptions: dict[str, Subscription] = {}
+        self._send_lock = asyncio.Lock()
+        self._keep_alive: asyncio.Task[None] | None = None
+
+    @property
+    def _api_host(self) -> str:
+        return self.websocket.headers.get("host", "localhost")
+
+    async def handle(self) -> None:
+        await self.websocket.accept(subprotocol=SUBPROTOCOL)
+        try:
+            self.caller = self._authenticate(connection_header(self.websocket), "/graphql/connect", b"{}")
+        except UnauthorizedError as exc:
+            logger.info("refused a real-time connection: %s", exc.detail)
+            await self.send({"type": "connection_error", "payload": {"errors": [
+                {"errorType": "UnauthorizedException", "message": UNAUTHORIZED_MESSAGE, "errorCode": 401}]}})
+            await self.websocket.close(WS_1000_NORMAL)
+            return
+        try:
+            while True:
+                text = await self.websocket.receive_text()
+                await self.handle_message(text)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self.cleanup()
+
+    def _authenticate(self, header: Mapping[str, str], path: str, body: bytes) -> Caller:
+        host = header.get("host") or self._api_host
+        client = self.websocket.client
+        return self.runtime.authenticator.authenticate(
+            {k.lower(): v for k, v in header.items()},
+            method="POST", url=f"https://{host}{path}", body=body, source_ip=client.host if client else None,
+        )
+
+    async def send(self, message: Message) -> None:
+        async with self._send_lock:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+
+    async def send_error(self, entries: list[ErrorEntry] | list[dict[str, Any]], subscription_id: str | None = None) -> None:
+        if subscription_id is None:
+            await self.send({"type": "error", "payload": {"errors": entries}})
+        else:
+            await self.send({"type": "error", "id": subscription_id, "payload": {"errors": entries}})
+
+    async def handle_message(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.send_error([{"errorType": "UnsupportedOperation", "message": "Message is not a JSON object with a type."}])
+            return
+        kind = message["type"]
+        if kind == "connection_init":
+            await self.handle_connection_init()
+        elif kind == "start":
+            await self.handle_connection_init()  # a client may skip connection_init
+            await self.handle_start(message)  # type: ignore[arg-type]
+        elif kind == "stop":
+            await self.handle_stop(message.get("id"))
+        else:
+            await self.send_error([{"errorType": "UnsupportedOperation", "message": f"{kind} not supported through the realtime channel"}])
+
+    async def handle_connection_init(self) -> None:
+        if self.acknowledged:
+            return
+        self.acknowledged = True
+        await self.send({"type": "connection_ack", "payload": {"connectionTimeoutMs": CONNECTION_TIMEOUT_MS}})
+        self._keep_alive = asyncio.create_task(self._send_keep_alives())
+
+    async def _send_keep_alives(self) -> None:
+        while True:
+            await self.send({"type": "ka"})
+            await asyncio.sleep(self.runtime.config.ka_interval_s)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        subscription_id = message.get("id")
+        if not isinstance(subscription_id, str) or not subscription_id:
+            await self.send_error([{"errorType": "BadRequestException", "message": "A start message needs an id."}])
+            return
+        if subscription_id in self.subscriptions:
+            await self.send_error(
+                [{"errorType": "DuplicatedOperationError", "message": f"Duplicated operation with id {subscription_id}"}],
+                subscription_id,
+            )
+            return
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            await self.send_error([{"errorType": "MaxSubscriptionsReachedError", "message": "Max number of 100 subscriptions reached"}], subscription_id)
+            return
+        payload = message.get("payload")
+        data_text = payload.get("data") if isinstance(payload, dict) else None
+        request = _parse_request(data_text)
+        if request is None:
+            await self.send_error([{"errorType": "BadRequestException", "message": "payload.data must be a JSON string with a query."}], subscription_id)
+            return
+        authorization = (payload.get("extensions") or {}).get("authorization") if isinstance(payload, dict) else None
+        try:
+            caller = (
+                self._authenticate(authorization, "/graphql", str(data_text).encode())
+                if isinstance(authorization, dict) else self.caller
+            )
+        except UnauthorizedError as exc:
+            logger.info("refused a subscription: %s", exc.detail)
+            message_text = UNAUTHORIZED_MESSAGE if exc.error_type == "UnauthorizedException" else exc.detail
+            await self.send_error([{"errorType": exc.error_type, "message": message_text}], subscription_id)
+            return
+        assert caller is not None
+        result = await self.runtime.schema.subscribe(
+            request["query"],
+            variable_values=request.get("variables") or None,
+            context_value=self.runtime.request_context(caller, {}),
+            operation_name=request.get("operationName"),
+        )
+        if isinstance(result, ExecutionResult):
+            await self.send_error([_subscription_error(e) for e in result.errors or ()], subscription_id)
+            return
+        task = asyncio.create_task(self._stream(subscription_id, result))
+        self.subscriptions[subscription_id] = Subscription(subscription_id, task)
+        await self.send({"type": "start_ack", "id": subscription_id})
+
+    async def _stream(self, subscription_id: str, results: AsyncGenerator[ExecutionResult, None]) -> None:
+        try:
+            async for result in results:
+                payload: dict[str, Any] = {"data": result.data}
+                if result.errors:
+                    payload["errors"] = [_subscription_error(e) for e in result.errors]
+                await self.send({"type": "data", "id": subscription_id, "payload": payload})
+        finally:
+            await results.aclose()
+
+    async def handle_stop(self, subscription_id: object) -> None:
+        if not isinstance(subscription_id, str):
+            return
+        subscription = self.subscriptions.pop(subscription_id, None)
+        if subscription is not None and subscription.complete():
+            await self.send({"type": "complete", "id": subscription_id})
+
+    async def cleanup(self) -> None:
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+        for subscription in self.subscriptions.values():
+            subscription.complete()
+        self.subscriptions.clear()
+
+
+def _parse_request(data: object) -> dict[str, Any] | None:
+    if not isinstance(data, str):
+        return None
+    try:
+        request = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+        return None
+    if not isinstance(request.get("variables") or {}, dict):
+        return None
+    return request
+
+
+def _subscription_error(error: Any) -> dict[str, Any]:
+    rendered = to_appsync_error(error)
+    return {k: v for k, v in rendered.items() if k in ("errorType", "message", "path", "locations")}

@@ -1,0 +1,56 @@
+"""The emulator's routing table: path -> endpoint, as data."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from lambdashare.emulator.graphql_http import graphql_explorer, graphql_post
+from lambdashare.emulator.realtime import SUBPROTOCOL, RealtimeHandler
+from lambdashare.emulator.runtime import Runtime
+from lambdashare.emulator.storage import get_object, put_object
+from lambdashare.emulator.web import WEB_DIR
+
+
+async def realtime(websocket: WebSocket) -> None:
+    """Pick the protocol by the offered subprotocol, as DESIGN.md fixes it."""
+    runtime: Runtime = websocket.app.state.runtime
+    offered = websocket.scope.get("subprotocols", [])
+    if SUBPROTOCOL in offered:
+        await RealtimeHandler(websocket, runtime).handle()
+    elif "graphql-transport-ws" in offered:
+        await runtime.transport_ws(websocket.scope, websocket.receive, websocket.send)
+    else:
+        await websocket.accept()
+        await websocket.send_json({"type": "connection_error", "payload": {"errors": [
+            {"message": "SubProtocolNotSupportedError", "errorCode": 400}]}})
+        await websocket.close(1002)
+
+
+async def healthz(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return JSONResponse({
+        "status": "ok",
+        "subscribers": runtime.broker.subscriber_count,
+        "invocationsInFlight": runtime.dispatcher.in_flight,
+    })
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(WEB_DIR / "index.html")
+
+
+ROUTES = [
+    Route("/graphql", graphql_post, methods=["POST"]),
+    Route("/graphql", graphql_explorer, methods=["GET"]),
+    WebSocketRoute("/graphql", realtime),
+    WebSocketRoute("/graphql/realtime", realtime),
+    Route("/_storage/{bucket}/{key:path}", put_object, methods=["PUT"]),
+    Route("/_storage/{bucket}/{key:path}", get_object, methods=["GET"]),
+    Route("/healthz", healthz),
+    Route("/", index),
+    Mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False), name="web"),
+]

@@ -1,0 +1,64 @@
+"""Selection sets as AppSync sees them: the resolver event's `selectionSetList`, and the
+projection of a mutation's result onto what the mutation selected (what subscribers receive).
+
+Not responsible for execution: graphql-core runs the query; this only reads its AST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
+
+Fragments = Mapping[str, FragmentDefinitionNode]
+
+
+def _fields(selection_set: SelectionSetNode | None, fragments: Fragments) -> Iterator[FieldNode]:
+    """Every field of a selection set, with fragments flattened into it."""
+    if selection_set is None:
+        return
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if not selection.name.value.startswith("__"):
+                yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                yield from _fields(fragment.selection_set, fragments)
+
+
+def selection_set_list(selection_set: SelectionSetNode | None, fragments: Fragments, prefix: str = "") -> list[str]:
+    """`info.selectionSetList`: `["id", "hashes", "hashes/md5", ...]`, aliases by alias name."""
+    names: list[str] = []
+    for field in _fields(selection_set, fragments):
+        name = prefix + (field.alias or field.name).value
+        if name not in names:
+            names.append(name)
+        for nested in selection_set_list(field.selection_set, fragments, name + "/"):
+            if nested not in names:
+                names.append(nested)
+    return names
+
+
+def project(value: Any, selection_set: SelectionSetNode | None, fragments: Fragments) -> Any:
+    """Keep only the selected fields of `value` (by field name), recursively, as AppSync publishes."""
+    if selection_set is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [project(item, selection_set, fragments) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    result: dict[str, Any] = {}
+    for field in _fields(selection_set, fragments):
+        name = field.name.value
+        result[name] = project(value.get(name), field.selection_set, fragments)
+    return result

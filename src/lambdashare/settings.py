@@ -1,0 +1,78 @@
+"""Configuration, read once from an injectable mapping (Lambda's environment, or the emulator's).
+
+Not responsible for choosing adapters: `wiring` does that from these values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+BACKEND_ENV = "LAMBDASHARE_BACKEND"
+DATA_DIR_ENV = "LAMBDASHARE_DATA_DIR"
+TABLE_ENV = "LAMBDASHARE_TABLE"
+BUCKET_ENV = "LAMBDASHARE_BUCKET"
+APPSYNC_URL_ENV = "LAMBDASHARE_APPSYNC_URL"
+PUBLIC_URL_ENV = "LAMBDASHARE_PUBLIC_URL"
+SECRET_ENV = "LAMBDASHARE_SECRET"
+UPLOAD_EXPIRES_ENV = "LAMBDASHARE_UPLOAD_EXPIRES"
+DOWNLOAD_EXPIRES_ENV = "LAMBDASHARE_DOWNLOAD_EXPIRES"
+MAX_UPLOAD_SIZE_ENV = "LAMBDASHARE_MAX_UPLOAD_SIZE"
+REGION_ENV = "AWS_REGION"
+
+_MISSING = object()
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _read(environ: Mapping[str, str], name: str, cast: Callable[[str], T], default: object = _MISSING) -> T:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        if default is _MISSING:
+            raise ConfigError(f"Config '{name}' is missing, and has no default.")
+        return default  # type: ignore[return-value]
+    try:
+        return cast(raw)
+    except ValueError as exc:
+        raise ConfigError(f"Config '{name}' has an invalid value: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    backend: str
+    data_dir: Path | None
+    table: str
+    bucket: str
+    appsync_url: str | None
+    public_url: str
+    secret: str
+    region: str
+    upload_expires: int
+    download_expires: int
+    max_upload_size: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        backend = _read(environ, BACKEND_ENV, str, "local")
+        if backend not in ("local", "aws"):
+            raise ConfigError(f"Config '{BACKEND_ENV}' must be 'local' or 'aws', not {backend!r}.")
+        local = backend == "local"
+        return cls(
+            backend=backend,
+            data_dir=_read(environ, DATA_DIR_ENV, Path) if local else None,
+            table=_read(environ, TABLE_ENV, str, "files" if local else _MISSING),
+            bucket=_read(environ, BUCKET_ENV, str, "local" if local else _MISSING),
+            appsync_url=_read(environ, APPSYNC_URL_ENV, str, None),
+            public_url=_read(environ, PUBLIC_URL_ENV, str, "http://127.0.0.1:8000").rstrip("/"),
+            secret=_read(environ, SECRET_ENV, str),
+            region=_read(environ, REGION_ENV, str, "us-east-1"),
+            upload_expires=_read(environ, UPLOAD_EXPIRES_ENV, int, 900),
+            download_expires=_read(environ, DOWNLOAD_EXPIRES_ENV, int, 300),
+            max_upload_size=_read(environ, MAX_UPLOAD_SIZE_ENV, int, 5 * 1024**4),
+        )

@@ -1,0 +1,49 @@
+"""Builds the ports a handler needs from `Settings`: local adapters or AWS ones.
+
+Read once at cold start (or emulator start-up); handlers never construct adapters themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from lambdashare.ports.blob_store import BlobStore
+from lambdashare.ports.publisher import Publisher
+from lambdashare.ports.table import Table
+from lambdashare.settings import ConfigError, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    settings: Settings
+    table: Table
+    blobs: BlobStore
+
+
+def build_ports(settings: Settings) -> Ports:
+    if settings.backend == "local":
+        from lambdashare.adapters.local.file_blob_store import FileBlobStore
+        from lambdashare.adapters.local.sqlite_table import SqliteTable
+
+        assert settings.data_dir is not None
+        table: Table = SqliteTable(settings.data_dir)
+        blobs: BlobStore = FileBlobStore(
+            settings.data_dir, bucket=settings.bucket, public_url=settings.public_url, secret=settings.secret
+        )
+        return Ports(settings, table, blobs)
+    raise ConfigError("The 'aws' backend's adapters are not available in this build.")
+
+
+def build_publisher(settings: Settings) -> Publisher:
+    from lambdashare.adapters.aws.appsync_publisher import AppSyncPublisher
+
+    if not settings.appsync_url:
+        raise ConfigError("Config 'LAMBDASHARE_APPSYNC_URL' is missing, and has no default.")
+    return AppSyncPublisher(settings.appsync_url, settings.region)
+
+
+@cache
+def ports_from_env() -> Ports:
+    """The process's ports, built on first use (a Lambda cold start) from os.environ."""
+    return build_ports(Settings.from_env())

@@ -1,0 +1,91 @@
+"""Upload -> hash -> real-time notification, end to end, with the clients users have."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.clients import (
+    FILE_FIELDS,
+    ON_FILE_HASHED,
+    appsync_transport,
+    data,
+    file_by_id,
+    request_upload,
+    send_bytes,
+    subscription,
+    transport_ws_transport,
+)
+from tests.e2e.conftest import Emulator
+
+TEN_MIB = 10 * 1024 * 1024
+
+
+def expected_digests(body: bytes) -> dict[str, str]:
+    return {name: hashlib.new(name, body).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")}
+
+
+@pytest.mark.parametrize("transport", [appsync_transport, transport_ws_transport], ids=["appsync", "graphql-transport-ws"])
+async def test_subscriber_is_told_the_hashes_of_an_upload(
+    emulator: Emulator, transport: Callable[[Emulator], Any]
+) -> None:
+    # GIVEN 10 MiB of random bytes, an upload ticket for them, and a subscriber to that file
+    body = os.urandom(TEN_MIB)
+    ticket = request_upload(emulator, name="random.bin", size=len(body), contentType="application/octet-stream")
+    file_id = ticket["file"]["id"]
+    assert ticket["file"]["status"] == "PENDING"
+    async with subscription(emulator, transport(emulator), ON_FILE_HASHED, {"id": file_id}) as events:
+        # WHEN the bytes are sent as the ticket says
+        response = await asyncio.to_thread(send_bytes, ticket, body)
+        assert response.status_code == 200, response.text
+
+        # THEN the subscriber receives HASHED with hashlib's digests
+        event = (await asyncio.wait_for(events.get(), timeout=60))["onFileHashed"]
+    assert event["id"] == file_id
+    assert event["status"] == "HASHED"
+    assert event["hashes"] == expected_digests(body)
+    assert event["size"] == TEN_MIB
+    assert event["uploadedAt"] <= event["hashedAt"]
+
+    # AND the file is found by id and by hash
+    assert file_by_id(emulator, file_id) == event
+    by_hash = data(emulator, f"query H($h: String!) {{ filesByHash(sha256: $h) {{ {FILE_FIELDS} }} }}",
+                   {"h": event["hashes"]["sha256"]})["filesByHash"]
+    assert file_id in [f["id"] for f in by_hash]
+
+
+async def test_second_upload_of_same_bytes_is_found_by_the_same_hash(emulator: Emulator) -> None:
+    # GIVEN the same bytes uploaded twice, under two names
+    body = os.urandom(256 * 1024)
+    ids = []
+    for name in ("first.bin", "second copy.bin"):
+        ticket = request_upload(emulator, name=name, size=len(body))
+        async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": ticket["file"]["id"]}) as events:
+            assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
+            assert (await asyncio.wait_for(events.get(), timeout=60))["onFileHashed"]["status"] == "HASHED"
+        ids.append(ticket["file"]["id"])
+
+    # WHEN looking the content up by its sha256
+    sha256 = hashlib.sha256(body).hexdigest()
+    found = data(emulator, "query H($h: String!) { filesByHash(sha256: $h) { id name } }", {"h": sha256})["filesByHash"]
+
+    # THEN both uploads are there, and nothing else
+    assert sorted(f["id"] for f in found) == sorted(ids)
+    assert {f["name"] for f in found} == {"first.bin", "second copy.bin"}
+
+
+async def test_zero_byte_file_is_hashed(emulator: Emulator) -> None:
+    # GIVEN an empty file
+    ticket = request_upload(emulator, name="empty", size=0)
+    async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": ticket["file"]["id"]}) as events:
+        # WHEN it is uploaded
+        assert (await asyncio.to_thread(send_bytes, ticket, b"")).status_code == 200
+        event = (await asyncio.wait_for(events.get(), timeout=60))["onFileHashed"]
+    # THEN it has the digests of nothing
+    assert event["status"] == "HASHED"
+    assert event["hashes"] == expected_digests(b"")

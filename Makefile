@@ -1,0 +1,48 @@
+# Every target sets up what it needs; a fresh machine only needs python3 (>= 3.11).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+PORT ?= 8000
+DATA_DIR ?= .lambdashare
+
+.PHONY: install run test unit e2e schema schema-check lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: install  ## the emulator with the web app, on the embedded default (SQLite + a data dir)
+	$(BIN)/lambdashare serve --port $(PORT) --data-dir $(DATA_DIR)
+
+test: install  ## every test
+	$(BIN)/python -m pytest
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+e2e: install
+	$(BIN)/python -m pytest tests/e2e
+
+schema: install  ## regenerate schema.graphql from the strawberry types
+	$(BIN)/lambdashare export-schema --output schema.graphql
+
+schema-check: install
+	$(BIN)/lambdashare export-schema --output schema.graphql --check
+
+lint: install
+	$(BIN)/ruff check src resolvers functions tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install  ## benchmarks; results land in bench/results/
+	$(BIN)/python bench/hash_throughput.py
+	$(BIN)/python bench/graphql_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -46,3 +46,10 @@ bench: install  ## benchmarks; results land in bench/results/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# template.yaml's functions deploy from build/lambda/ (their CodeUri): the project code plus its
+# Lambda dependencies as wheels for the template's runtime and architecture. Deploy with
+# `make package && sam build && sam deploy --guided`; scripts/package.py says what goes in.
+.PHONY: package
+package: install  ## the Lambda artifact(s) template.yaml deploys, with their sizes
+	$(BIN)/python scripts/package.py

@@ -1,10 +1,10 @@
-"""What every router needs: the ports (built once per cold start) and the caller's owner id."""
+"""What every router needs: the ports (built once per cold start) and who is calling."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.graphql_appsync.router import Router
 
-from lambdashare.domain.identity import owner_of
+from lambdashare.domain.identity import Principal, principal_of
 from lambdashare.wiring import Ports, ports_from_env
 
 
@@ -12,10 +12,10 @@ def ports() -> Ports:
     return ports_from_env()
 
 
-def caller(router: Router) -> str | None:
+def caller(router: Router) -> Principal:
     event = router.current_event
     assert event is not None
-    return owner_of(event.get("identity"))
+    return principal_of(event.get("identity"))
 
 
 def selects(router: Router, field: str) -> bool:

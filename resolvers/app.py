@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from resolvers import files, uploads
+from resolvers import files, shares, uploads
 
 logger = Logger()
 tracer = Tracer()
@@ -22,6 +22,7 @@ metrics = Metrics()
 app = AppSyncResolver()
 app.include_router(files.router)
 app.include_router(uploads.router)
+app.include_router(shares.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.APPSYNC_RESOLVER)

@@ -30,7 +30,7 @@ def get_file(id: str) -> dict[str, Any] | None:  # noqa: A002 - GraphQL argument
 def list_files(limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
     p = ports()
     records, token = files.list_files(
-        p.table, owner=caller(router), limit=limit, next_token=nextToken, secret=p.settings.secret
+        p.table, caller=caller(router), limit=limit, next_token=nextToken, secret=p.settings.secret
     )
     download = selects(router, "items/downloadUrl")
     return {"items": [_view(r, download=download) for r in records], "nextToken": token}

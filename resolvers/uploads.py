@@ -25,7 +25,7 @@ def request_upload(input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - Gra
         size=input["size"],
         content_type=input.get("contentType"),
         sha256=input.get("sha256"),
-        owner=caller(router),
+        owner=caller(router).owner,
         expires_in=p.settings.upload_expires,
         max_size=p.settings.max_upload_size,
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
 from lambdashare import settings
-from lambdashare.emulator.config import API_KEY_ENV, DEFAULT_DATA_DIR
+from lambdashare.emulator.config import API_KEY_ENV, DEFAULT_DATA_DIR, TLS_CA_ENV
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -23,19 +24,34 @@ def serve(args: argparse.Namespace) -> int:
     from lambdashare.emulator.config import EmulatorConfig
 
     public_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    os.environ[settings.DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
-    os.environ[settings.PUBLIC_URL_ENV] = args.public_url or f"http://{public_host}:{args.port}"
+    data_dir = Path(args.data_dir).resolve()
+    tls: dict[str, str] = {}
+    if args.tls or args.tls_cert:
+        if bool(args.tls_cert) != bool(args.tls_key):
+            raise SystemExit("--tls-cert and --tls-key go together")
+        if args.tls_cert:
+            tls = {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+        else:
+            from lambdashare.tls import ensure_certificate
+
+            cert, key = ensure_certificate(data_dir, [public_host])
+            tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+            os.environ[TLS_CA_ENV] = str(cert)  # our own functions call back over https and must trust it
+    scheme = "https" if tls else "http"
+    os.environ[settings.DATA_DIR_ENV] = str(data_dir)
+    os.environ[settings.PUBLIC_URL_ENV] = args.public_url or f"{scheme}://{public_host}:{args.port}"
     if args.api_key:
         os.environ[API_KEY_ENV] = args.api_key
     config = EmulatorConfig.from_env()
     ws_url = config.public_url.replace("http", "ws", 1)
+    certificate = f"\n  TLS cert   {tls['ssl_certfile']}" if tls else ""
     print(
         f"lambdashare emulator\n"
         f"  GraphQL    POST {config.graphql_url}   (explorer: GET in a browser)\n"
         f"  Real-time  {ws_url}/graphql  and  {ws_url}/graphql/realtime\n"
         f"  Web app    {config.public_url}/\n"
         f"  API key    {config.api_key}\n"
-        f"  Data dir   {config.data_dir}",
+        f"  Data dir   {config.data_dir}{certificate}",
         flush=True,
     )
     uvicorn.run(
@@ -47,8 +63,58 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         ws_max_size=256 * 1024,
         timeout_graceful_shutdown=5,
+        **tls,  # type: ignore[arg-type]
     )
     return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    """Print a Cognito-style RS256 JWT for a local user, alone on stdout, signed by the data dir's key pair.
+
+    Parameters
+    ----------
+    args.user, args.group, args.ttl
+        ``cognito:username`` (``username`` in an access token), ``cognito:groups``, lifetime in seconds.
+    args.token_use
+        ``id`` (an ID token: ``aud`` is the app client) or ``access`` (what Amplify sends: ``client_id``).
+    args.data_dir
+        The data dir ``serve`` uses, whose user pool the emulator trusts.
+
+    Example
+    -------
+    ``lambdashare token --user alice --group admins --ttl 1h``
+    """
+    from lambdashare.emulator.identity_provider import UserPool
+
+    region = os.environ.get(settings.REGION_ENV) or "us-east-1"
+    try:
+        pool = UserPool.load_or_create(Path(args.data_dir).resolve(), region)
+    except (OSError, ValueError) as exc:
+        print(f"lambdashare token: cannot use the user pool in {args.data_dir}: {exc}", file=sys.stderr)
+        return 1
+    print(pool.issue(args.user, groups=args.group, ttl_s=args.ttl, token_use=args.token_use))
+    return 0
+
+
+_DURATION = re.compile(r"(?P<number>[0-9]+)(?P<unit>[smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(duration: str) -> int:
+    """'90', '90s', '15m', '1h', '2d' -> seconds."""
+    match = _DURATION.fullmatch(duration)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {duration!r} (try 90s, 15m, 1h)")
+    value = int(match["number"]) * _UNIT_SECONDS[match["unit"]]
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the duration must be positive")
+    return value
+
+
+def _username(name: str) -> str:
+    if not name.strip():
+        raise argparse.ArgumentTypeError("the user name must not be empty")
+    return name
 
 
 def export_schema(args: argparse.Namespace) -> int:
@@ -79,8 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data-dir", default=os.environ.get(settings.DATA_DIR_ENV, DEFAULT_DATA_DIR))
     run.add_argument("--api-key", default=os.environ.get(API_KEY_ENV), help="default: generated once per data dir")
     run.add_argument("--public-url", default=os.environ.get(settings.PUBLIC_URL_ENV), help="base URL clients reach")
+    run.add_argument("--tls", action="store_true", help="serve https/wss with a certificate made once per data dir")
+    run.add_argument("--tls-cert", help="serve https/wss with this certificate (PEM) ...")
+    run.add_argument("--tls-key", help="... and this key (PEM)")
     run.add_argument("--log-level", default="warning")
     run.set_defaults(func=serve)
+
+    issue = commands.add_parser("token", help="print a Cognito-style JWT for a local user")
+    issue.add_argument("--user", required=True, type=_username)
+    issue.add_argument("--group", action="append", default=[], help="a Cognito group; repeatable")
+    issue.add_argument("--ttl", type=_seconds, default="1h", help="lifetime: 90s, 15m, 1h, 2d")
+    issue.add_argument("--token-use", choices=["id", "access"], default="id")
+    issue.add_argument("--data-dir", default=os.environ.get(settings.DATA_DIR_ENV, DEFAULT_DATA_DIR))
+    issue.set_defaults(func=token)
 
     schema = commands.add_parser("export-schema", help="write schema.graphql from the code")
     schema.add_argument("--output", default="schema.graphql", help="a path, or - for stdout")

@@ -22,6 +22,9 @@ UPLOAD_EXPIRES_ENV = "LAMBDASHARE_UPLOAD_EXPIRES"
 DOWNLOAD_EXPIRES_ENV = "LAMBDASHARE_DOWNLOAD_EXPIRES"
 MAX_UPLOAD_SIZE_ENV = "LAMBDASHARE_MAX_UPLOAD_SIZE"
 REGION_ENV = "AWS_REGION"
+#: Only for S3/DynamoDB-compatible servers (tests, SeaweedFS, DynamoDB Local); unset on AWS.
+DYNAMODB_ENDPOINT_ENV = "LAMBDASHARE_DYNAMODB_ENDPOINT"
+S3_ENDPOINT_ENV = "LAMBDASHARE_S3_ENDPOINT"
 
 _MISSING = object()
 T = TypeVar("T")
@@ -56,6 +59,8 @@ class Settings:
     upload_expires: int
     download_expires: int
     max_upload_size: int
+    dynamodb_endpoint: str | None = None
+    s3_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -75,4 +80,6 @@ class Settings:
             upload_expires=_read(environ, UPLOAD_EXPIRES_ENV, int, 900),
             download_expires=_read(environ, DOWNLOAD_EXPIRES_ENV, int, 300),
             max_upload_size=_read(environ, MAX_UPLOAD_SIZE_ENV, int, 5 * 1024**4),
+            dynamodb_endpoint=_read(environ, DYNAMODB_ENDPOINT_ENV, str, None),
+            s3_endpoint=_read(environ, S3_ENDPOINT_ENV, str, None),
         )

@@ -32,7 +32,14 @@ def build_ports(settings: Settings) -> Ports:
             settings.data_dir, bucket=settings.bucket, public_url=settings.public_url, secret=settings.secret
         )
         return Ports(settings, table, blobs)
-    raise ConfigError("The 'aws' backend's adapters are not available in this build.")
+    if settings.backend == "aws":
+        from lambdashare.adapters.aws.dynamo_table import DynamoTable
+        from lambdashare.adapters.aws.s3_blob_store import S3BlobStore
+
+        table = DynamoTable(settings.table, region=settings.region, endpoint_url=settings.dynamodb_endpoint)
+        blobs = S3BlobStore(settings.bucket, region=settings.region, endpoint_url=settings.s3_endpoint)
+        return Ports(settings, table, blobs)
+    raise ConfigError(f"Config 'LAMBDASHARE_BACKEND' must be 'local' or 'aws', not {settings.backend!r}.")
 
 
 def build_publisher(settings: Settings) -> Publisher:

@@ -109,3 +109,89 @@ async def subscription(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+# --- helpers for the bad-input and durability tests -------------------------------------------------
+
+FINAL_STATUSES = ("HASHED", "FAILED")
+
+
+def all_files(emulator: Emulator, fields: str = "id") -> list[dict[str, Any]]:
+    """Every file the API key's caller sees, newest first, following nextToken to the end."""
+    query = f"query L($t: String) {{ files(limit: 100, nextToken: $t) {{ items {{ {fields} }} nextToken }} }}"
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = data(emulator, query, {"t": token})["files"]
+        items += page["items"]
+        token = page["nextToken"]
+        if token is None:
+            return items
+
+
+def files_by_hash(emulator: Emulator, sha256: str) -> list[str]:
+    query = "query H($h: String!) { filesByHash(sha256: $h) { id } }"
+    return [f["id"] for f in data(emulator, query, {"h": sha256})["filesByHash"]]
+
+
+def wait_for_file(
+    emulator: Emulator, file_id: str, statuses: tuple[str, ...] = FINAL_STATUSES, *, deadline_s: float = 60
+) -> dict[str, Any]:
+    """Poll `file(id)` until its status is one of `statuses`; fail with the last state after the deadline."""
+    import time
+
+    end = time.monotonic() + deadline_s
+    while True:
+        found = file_by_id(emulator, file_id)
+        if found is not None and found["status"] in statuses:
+            return found
+        if time.monotonic() > end:
+            raise AssertionError(f"file {file_id} never reached {statuses}: {found}")
+        time.sleep(0.05)
+
+
+# --- helpers for the real-time protocol and subscription semantics tests ---------------------------
+
+
+def sigv4_graphql(
+    emulator: Emulator, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """POST signed with SigV4 as the hasher signs (the emulator's local IAM credentials, service appsync)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    stored = json.loads((emulator.data_dir / "emulator.json").read_text())
+    credentials = Credentials(stored["access_key_id"], stored["secret_access_key"])
+    body = json.dumps({"query": query, "variables": variables or {}})
+    signed = AWSRequest(
+        method="POST", url=emulator.graphql_url, data=body, headers={"content-type": "application/json"}
+    )
+    SigV4Auth(credentials, "appsync", "us-east-1").add_auth(signed)
+    response = httpx.post(
+        emulator.graphql_url, content=body.encode(), headers=dict(signed.headers), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+PUBLISHED_FIELDS = "id name size contentType owner status hashes { md5 sha1 sha256 sha512 } error createdAt"
+
+
+def file_hashed_input(file_id: str, **fields: Any) -> dict[str, Any]:
+    """A `FileHashedInput` for a made-up HASHED file (publishFileHashed does not read the table)."""
+    digests = {name: f"{name}-of-{file_id}" for name in ("md5", "sha1", "sha256", "sha512")}
+    return {"id": file_id, "name": f"{file_id}.bin", "size": 3, "status": "HASHED",
+            "createdAt": "2024-01-02T03:04:05.678Z", "hashes": digests, "error": None, **fields}
+
+
+async def publish_file_hashed(
+    emulator: Emulator, fields: dict[str, Any], selection: str = PUBLISHED_FIELDS
+) -> dict[str, Any] | None:
+    """Call `publishFileHashed` as the hasher does (SigV4), selecting `selection`; its result."""
+    query = f"mutation P($input: FileHashedInput!) {{ publishFileHashed(input: $input) {{ {selection} }} }}"
+    answer = await asyncio.to_thread(sigv4_graphql, emulator, query, {"input": fields})
+    assert "errors" not in answer, answer
+    result: dict[str, Any] | None = answer["data"]["publishFileHashed"]
+    return result

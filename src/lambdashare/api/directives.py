@@ -23,5 +23,12 @@ class AwsIam:
     pass
 
 
-#: Auth-mode names as AppSync's API configuration spells them, by directive.
-AUTH_MODES: dict[type, str] = {AwsApiKey: "API_KEY", AwsIam: "AWS_IAM"}
+@strawberry.schema_directive(locations=_ON_FIELD_OR_TYPE, name="aws_cognito_user_pools", print_definition=False)
+class AwsCognitoUserPools:
+    cognito_groups: list[str] | None = strawberry.UNSET
+
+
+#: People: the API key's public space and signed-in users. A field's directives replace its type's.
+USERS = [AwsApiKey(), AwsCognitoUserPools()]
+#: Types the hasher (IAM) also returns when it publishes.
+USERS_AND_HASHER = [*USERS, AwsIam()]

@@ -13,14 +13,26 @@ from typing import Any, Protocol
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
 
-from lambdashare.api.directives import AwsIam, AwsSubscribe
+from lambdashare.api.directives import USERS, AwsIam, AwsSubscribe
 from lambdashare.api.scalars import SCALARS
-from lambdashare.api.types import File, FileConnection, FileHashedInput, RequestUploadInput, UploadTicket
+from lambdashare.api.types import File, FileConnection, FileHashedInput, RequestUploadInput, Share, UploadTicket
+
+
+#: Bounds on what one request may ask for (AppSync has QueryDepthLimit and ResolverCountLimit).
+MAX_QUERY_DEPTH = 10
+MAX_ALIASES = 50
+MAX_TOKENS = 5000
 
 
 class DataSources(Protocol):
@@ -36,7 +48,7 @@ def _sources(info: strawberry.Info) -> DataSources:
     return sources
 
 
-@strawberry.type
+@strawberry.type(directives=USERS)
 class Query:
     @strawberry.field
     async def file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
@@ -52,8 +64,12 @@ class Query:
     async def files_by_hash(self, info: strawberry.Info, sha256: str) -> list[File]:
         return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
 
+    @strawberry.field(description="The file a share token points to, with a fresh downloadUrl.")
+    async def shared_file(self, info: strawberry.Info, token: str) -> File | None:
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
 
-@strawberry.type
+
+@strawberry.type(directives=USERS)
 class Mutation:
     @strawberry.mutation
     async def request_upload(self, info: strawberry.Info, input: RequestUploadInput) -> UploadTicket:  # noqa: A002
@@ -63,12 +79,22 @@ class Mutation:
     async def delete_file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
         return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
 
+    @strawberry.mutation(description="A link for one file, valid expiresIn seconds (default a day, at most 7).")
+    async def share_file(
+        self, info: strawberry.Info, id: strawberry.ID, expires_in: int | None = strawberry.UNSET  # noqa: A002
+    ) -> Share:
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation
+    async def revoke_share(self, info: strawberry.Info, token: str) -> bool:
+        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+
     @strawberry.mutation(directives=[AwsIam()], description="Called by the hasher only.")
     def publish_file_hashed(self, info: strawberry.Info, input: FileHashedInput) -> File | None:  # noqa: A002
         return _sources(info).invoke_none(info)  # type: ignore[no-any-return]
 
 
-@strawberry.type
+@strawberry.type(directives=USERS)
 class Subscription:
     @strawberry.subscription(
         directives=[AwsSubscribe(mutations=["publishFileHashed"])], description="Fires on HASHED and on FAILED."
@@ -105,5 +131,11 @@ schema = AppSyncSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(default_resolver=resolve_from_json, scalar_map=SCALARS),
-    extensions=[ParserCache, ValidationCache],
+    extensions=[
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ParserCache,
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        ValidationCache,
+    ],
 )

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from lambdashare.api.directives import AwsApiKey, AwsIam
+from lambdashare.api.directives import USERS, USERS_AND_HASHER
 from lambdashare.api.scalars import AWSJSON, AWSURL, AWSDateTime
 from lambdashare.domain.model import FileStatus as DomainFileStatus
 
 FileStatus = strawberry.enum(DomainFileStatus, name="FileStatus")
 
-#: Types every auth mode that reads or publishes files must be allowed on (AppSync checks nested types).
-_READABLE = [AwsApiKey(), AwsIam()]
-
-
-@strawberry.type(directives=_READABLE)
+@strawberry.type(directives=USERS_AND_HASHER)
 class Hashes:
     md5: str
     sha1: str
@@ -22,7 +18,7 @@ class Hashes:
     sha512: str
 
 
-@strawberry.type(directives=_READABLE)
+@strawberry.type(directives=USERS_AND_HASHER)
 class File:
     id: strawberry.ID
     name: str
@@ -40,7 +36,7 @@ class File:
     )
 
 
-@strawberry.type
+@strawberry.type(directives=USERS)
 class UploadPart:
     number: int
     url: AWSURL
@@ -48,7 +44,7 @@ class UploadPart:
     headers: AWSJSON | None
 
 
-@strawberry.type(description="Exactly one of url / parts is set.")
+@strawberry.type(description="Exactly one of url / parts is set.", directives=USERS)
 class UploadTicket:
     file: File
     expires_at: AWSDateTime
@@ -59,10 +55,17 @@ class UploadTicket:
     parts: list[UploadPart] | None
 
 
-@strawberry.type
+@strawberry.type(directives=USERS)
 class FileConnection:
     items: list[File]
     next_token: str | None
+
+
+@strawberry.type(directives=USERS, description="A link to one file for whoever holds the token.")
+class Share:
+    token: str
+    file_id: strawberry.ID
+    expires_at: AWSDateTime
 
 
 @strawberry.input

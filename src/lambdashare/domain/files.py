@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lambdashare.domain.errors import NotFoundError, ValidationError
+from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
 from lambdashare.domain.tokens import decode_cursor, encode_cursor
 from lambdashare.ports.blob_store import BlobStore
@@ -43,7 +44,7 @@ def file_id_of_key(key: str) -> str | None:
 
 
 def normalise_sha256(value: str) -> str:
-    if not _SHA256.match(value):
+    if not _SHA256.fullmatch(value):  # fullmatch: `$` would let a trailing newline through
         raise ValidationError("sha256 must be 64 hexadecimal characters.")
     return value.lower()
 
@@ -67,7 +68,7 @@ def _validate_name(name: str) -> str:
 def _validate_content_type(content_type: str | None) -> str | None:
     if content_type is None:
         return None
-    if len(content_type) > 255 or not _CONTENT_TYPE.match(content_type):
+    if len(content_type) > 255 or not _CONTENT_TYPE.fullmatch(content_type):
         raise ValidationError("contentType must be a media type such as 'image/png'.")
     return content_type
 
@@ -100,8 +101,11 @@ def request_upload(
         expected_sha256=normalise_sha256(sha256) if sha256 is not None else None,
     )
     upload = blobs.presign_put(
-        record.key, size=byte_size, content_type=record.content_type, expires_in=expires_in
-    )
+        record.key,
+        size=byte_size,
+        content_type=record.content_type,
+        expires_in=expires_in,
+    )  # the declared sha256 is not signed in: DESIGN wants a mismatch to end as FAILED, not a refused PUT
     table.put_item(record.to_item())
     return {
         "file": record.to_graphql(),
@@ -118,10 +122,6 @@ def _expiry(expires_in: int) -> str:
     return aws_datetime(datetime.now(UTC) + timedelta(seconds=expires_in))
 
 
-def visible(record: FileRecord, owner: str | None) -> bool:
-    return record.owner == owner
-
-
 def with_download(record: FileRecord, blobs: BlobStore, expires_in: int) -> dict[str, Any]:
     view = record.to_graphql()
     if record.status in (FileStatus.UPLOADED, FileStatus.HASHING, FileStatus.HASHED):
@@ -131,36 +131,38 @@ def with_download(record: FileRecord, blobs: BlobStore, expires_in: int) -> dict
     return view
 
 
-def get_file(table: Table, file_id: str, owner: str | None) -> FileRecord | None:
+def get_file(table: Table, file_id: str, caller: Principal) -> FileRecord | None:
+    """The file, or None when it does not exist or is someone else's (the two look the same)."""
     item = table.get_item(file_id)
     if item is None:
         return None
     record = FileRecord.from_item(item)
-    return record if visible(record, owner) else None
+    return record if caller.may_see(record.owner) else None
 
 
 def list_files(
-    table: Table, *, owner: str | None, limit: int | None, next_token: str | None, secret: str
+    table: Table, *, caller: Principal, limit: int | None, next_token: str | None, secret: str
 ) -> tuple[list[FileRecord], str | None]:
     page = DEFAULT_PAGE if limit is None else limit
     if not 1 <= page <= MAX_PAGE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE}.")
-    scope = f"files:{owner}"
+    scope = f"files:{caller.owner}"
     after = decode_cursor(next_token, secret=secret, scope=scope) if next_token else None
-    items = table.list_items(owner, page + 1, after)
+    items = table.list_items(caller.owner, page + 1, after)
     records = [FileRecord.from_item(item) for item in items[:page]]
     more = len(items) > page
     token = encode_cursor((records[-1].created_at, records[-1].id), secret=secret, scope=scope) if more else None
     return records, token
 
 
-def files_by_hash(table: Table, sha256: str, owner: str | None) -> list[FileRecord]:
+def files_by_hash(table: Table, sha256: str, caller: Principal) -> list[FileRecord]:
+    """The caller's hashed files with this content; another owner's copy is never revealed."""
     records = [FileRecord.from_item(item) for item in table.query_by_sha256(normalise_sha256(sha256), MAX_PAGE)]
-    return [r for r in records if r.status is FileStatus.HASHED and visible(r, owner)]
+    return [r for r in records if r.status is FileStatus.HASHED and caller.may_see(r.owner)]
 
 
-def delete_file(table: Table, blobs: BlobStore, file_id: str, owner: str | None) -> FileRecord | None:
-    record = get_file(table, file_id, owner)
+def delete_file(table: Table, blobs: BlobStore, file_id: str, caller: Principal) -> FileRecord | None:
+    record = get_file(table, file_id, caller)
     if record is None:
         return None
     item = table.delete_item(file_id)

@@ -2,6 +2,12 @@
 
 Secrets (API key, URL-signing secret, local IAM credentials) are generated once per data directory
 and kept in `emulator.json` (mode 0600), so restarts keep URLs, tokens and keys valid.
+
+`LAMBDASHARE_API_KEY_EXPIRES` makes the API key expire, as every AppSync API key does: either an
+AWSDateTime / ISO 8601 timestamp with its offset (`2030-01-01T00:00:00Z`, `2030-01-01T01:00:00+01:00`)
+or epoch seconds (`1893456000`, the form of AppSync's own `expires`). From that instant on the key is
+refused like a wrong one: HTTP 401 `UnauthorizedException`, `connection_error` on the real-time socket.
+Unset (the default): the key never expires.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lambdashare import settings as s
 
 API_KEY_ENV = "LAMBDASHARE_API_KEY"
+API_KEY_EXPIRES_ENV = "LAMBDASHARE_API_KEY_EXPIRES"
 KA_INTERVAL_ENV = "LAMBDASHARE_KA_INTERVAL"
 HASH_WORKERS_ENV = "LAMBDASHARE_HASH_WORKERS"
+TLS_CA_ENV = "LAMBDASHARE_TLS_CA"
 SECRETS_FILE = "emulator.json"
 DEFAULT_DATA_DIR = ".lambdashare"
 
@@ -45,6 +54,31 @@ def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
     return created
 
 
+def parse_expiry(value: str) -> datetime:
+    """An instant, from epoch seconds or an ISO 8601 timestamp that names its offset (as AWSDateTime does)."""
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), UTC)
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither epoch seconds nor an ISO 8601 timestamp") from None
+    if instant.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset: add 'Z' or '+hh:mm'")
+    return instant.astimezone(UTC)
+
+
+def api_key_expiry(environ: Mapping[str, str] = os.environ) -> datetime | None:
+    """When the API key stops working, from LAMBDASHARE_API_KEY_EXPIRES; None: never."""
+    raw = environ.get(API_KEY_EXPIRES_ENV)
+    if not raw:
+        return None
+    try:
+        return parse_expiry(raw)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise s.ConfigError(f"Config '{API_KEY_EXPIRES_ENV}' has an invalid value: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class EmulatorConfig:
     data_dir: Path
@@ -56,6 +90,9 @@ class EmulatorConfig:
     region: str
     ka_interval_s: float
     hash_workers: int
+    tls_ca: str | None
+    #: The API key is refused from this instant on; None: it never expires.
+    api_key_expires: datetime | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> EmulatorConfig:
@@ -71,6 +108,8 @@ class EmulatorConfig:
             region=environ.get(s.REGION_ENV) or "us-east-1",
             ka_interval_s=float(environ.get(KA_INTERVAL_ENV) or 60),
             hash_workers=int(environ.get(HASH_WORKERS_ENV) or 2),
+            tls_ca=environ.get(TLS_CA_ENV) or None,
+            api_key_expires=api_key_expiry(environ),
         )
 
     @property
@@ -79,7 +118,9 @@ class EmulatorConfig:
 
     def function_environ(self) -> dict[str, str]:
         """What our Lambda functions find in their environment, as the template would set it in AWS."""
+        trust = {"SSL_CERT_FILE": self.tls_ca} if self.tls_ca else {}
         return {
+            **trust,
             s.BACKEND_ENV: "local",
             s.DATA_DIR_ENV: str(self.data_dir),
             s.SECRET_ENV: self.secret,

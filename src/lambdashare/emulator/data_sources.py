@@ -15,6 +15,7 @@ import strawberry
 from graphql import ArgumentNode, GraphQLResolveInfo, VariableNode, print_ast
 from graphql.execution.values import get_argument_values
 
+from lambdashare.domain.identity import principal_of
 from lambdashare.emulator.auth import Caller
 from lambdashare.emulator.errors import FieldUnauthorizedError
 from lambdashare.emulator.events import appsync_resolver_event
@@ -44,7 +45,8 @@ class RequestContext:
 
     def _authorize(self, raw: GraphQLResolveInfo) -> None:
         type_name, field_name = raw.parent_type.name, raw.field_name
-        if self.caller.mode not in self._rules.allowed_modes(type_name, field_name):
+        groups = (self.caller.identity or {}).get("groups")
+        if not self._rules.allows(type_name, field_name, self.caller.mode, groups):
             raise FieldUnauthorizedError(type_name, field_name)
 
     async def invoke_lambda(self, info: strawberry.Info) -> Any:
@@ -76,7 +78,10 @@ class RequestContext:
         raw = info._raw_info
         self._authorize(raw)
         mutations = self._rules.subscriptions.get(raw.field_name, ())
-        return aiter(self._broker.subscribe(mutations, _supplied_arguments(raw)))
+        caller = principal_of(self.caller.identity)
+        # an owner sees only its own files' events, as the resolvers show only its own files
+        scope = {} if caller.admin else {"owner": caller.owner}
+        return aiter(self._broker.subscribe(mutations, _supplied_arguments(raw), scope))
 
 
 def _arguments(raw: GraphQLResolveInfo) -> dict[str, Any]:

@@ -30,7 +30,9 @@ def to_appsync_error(error: GraphQLError) -> dict[str, Any]:
         {"line": loc.line, "column": loc.column, "sourceName": None} for loc in error.locations or ()
     ]
     original = error.original_error
-    if original is None:  # syntax or validation: AppSync gives neither path nor errorType
+    # syntax, validation or variable coercion (graphql-core wraps the scalar's own GraphQLError):
+    # AppSync gives neither path nor errorType
+    if original is None or (isinstance(original, GraphQLError) and error.path is None):
         message = f"Invalid Syntax : {error.message}" if isinstance(error, GraphQLSyntaxError) else error.message
         return {"path": None, "locations": locations, "message": message}
     error_type, message = _classify(original)

@@ -94,10 +94,18 @@ class InProcessFunction:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{name}")
 
     async def invoke(self, event: Any) -> Any:
+        """Run the handler; past AppSync's 30 s limit the caller gets ExecutionTimeout.
+
+        A thread cannot be killed: a late handler finishes on its thread and its result is dropped,
+        and the next event waits for it (one event at a time, as in one Lambda instance).
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._thread, run_handler, self.name, self._handler_path, event, self._timeout_s
-        )
+        call = loop.run_in_executor(self._thread, run_handler, self.name, self._handler_path, event, self._timeout_s)
+        try:
+            return await asyncio.wait_for(call, self._timeout_s)
+        except TimeoutError:
+            logger.error("%s did not answer within %.0f s", self.name, self._timeout_s)
+            raise LambdaError("ExecutionTimeout", "Execution timed out.") from None
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)

@@ -16,8 +16,10 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from graphql import ExecutionResult
+from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from lambdashare.emulator.auth import Caller, UnauthorizedError
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
@@ -55,21 +57,29 @@ def connection_header(websocket: WebSocket) -> dict[str, str]:
     return {name.lower(): value for name, value in websocket.headers.items()}
 
 
+Results = AsyncGenerator[Any, None]  # strawberry's ExecutionResults
+
+
 class Subscription:
-    __slots__ = ("completed", "id", "task")
+    """A live subscription: its result stream (registered with the broker), the pending read of its
+    first result, and the task sending results."""
 
-    def __init__(self, subscription_id: str, task: asyncio.Task[None]) -> None:
+    __slots__ = ("first", "id", "results", "task")
+
+    def __init__(
+        self, subscription_id: str, results: Results, first: asyncio.Task[Any], task: asyncio.Task[None]
+    ) -> None:
         self.id = subscription_id
+        self.results = results
+        self.first = first
         self.task = task
-        self.completed = False
 
-    def complete(self) -> bool:
-        """Mark done and stop the stream; False if it already was."""
-        if self.completed:
-            return False
-        self.completed = True
+    async def close(self) -> None:
+        """Stop reading and sending, then close the stream: this unsubscribes even if nothing ran yet."""
         self.task.cancel()
-        return True
+        self.first.cancel()
+        await asyncio.gather(self.task, self.first, return_exceptions=True)
+        await self.results.aclose()
 
 
 class RealtimeHandler:
@@ -109,18 +119,24 @@ class RealtimeHandler:
             return
         try:
             while True:
-                text = await self.websocket.receive_text()
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:  # a binary frame: not something this protocol has
+                    text = (message.get("bytes") or b"").decode("utf-8", "replace")
                 await self.handle_message(text)
         except WebSocketDisconnect:
             pass
         finally:
             await self.cleanup()
 
-    def _authenticate(self, header: Mapping[str, str], path: str, body: bytes) -> Caller:
-        host = header.get("host") or self._api_host
+    def _authenticate(self, header: Mapping[str, Any], path: str, body: bytes) -> Caller:
+        lowered = {str(k).lower(): str(v) for k, v in header.items()}
+        host = lowered.get("host") or self._api_host
         client = self.websocket.client
         return self.runtime.authenticator.authenticate(
-            {k.lower(): v for k, v in header.items()},
+            lowered,
             method="POST", url=f"https://{host}{path}", body=body, source_ip=client.host if client else None,
         )
 
@@ -186,7 +202,8 @@ class RealtimeHandler:
         if request is None:
             await self.send_error([{"errorType": "BadRequestException", "message": "payload.data must be a JSON string with a query."}], subscription_id)
             return
-        authorization = (payload.get("extensions") or {}).get("authorization") if isinstance(payload, dict) else None
+        extensions = payload.get("extensions") if isinstance(payload, dict) else None
+        authorization = extensions.get("authorization") if isinstance(extensions, dict) else None
         try:
             caller = (
                 self._authenticate(authorization, "/graphql", str(data_text).encode())
@@ -198,42 +215,86 @@ class RealtimeHandler:
             await self.send_error([{"errorType": exc.error_type, "message": message_text}], subscription_id)
             return
         assert caller is not None
-        result = await self.runtime.schema.subscribe(
-            request["query"],
-            variable_values=request.get("variables") or None,
-            context_value=self.runtime.request_context(caller, {}),
-            operation_name=request.get("operationName"),
-        )
-        if isinstance(result, ExecutionResult):
-            await self.send_error([_subscription_error(e) for e in result.errors or ()], subscription_id)
+        started = await self._subscribe(request, caller)
+        if isinstance(started, list):
+            await self.send_error(started, subscription_id)
             return
-        task = asyncio.create_task(self._stream(subscription_id, result))
-        self.subscriptions[subscription_id] = Subscription(subscription_id, task)
+        # the subscription is registered with the broker already: it is live from start_ack on
+        results, first = started
+        task = asyncio.create_task(self._stream(subscription_id, results, first))
+        self.subscriptions[subscription_id] = Subscription(subscription_id, results, first, task)
         await self.send({"type": "start_ack", "id": subscription_id})
 
-    async def _stream(self, subscription_id: str, results: AsyncGenerator[ExecutionResult, None]) -> None:
+    async def _subscribe(
+        self, request: Mapping[str, Any], caller: Caller
+    ) -> tuple[Results, asyncio.Task[Any]] | list[dict[str, Any]]:
+        """Run the subscription through the schema until its field has subscribed to the broker, or until
+        it fails: so every failure is an `error` with the id, and `start_ack` means live.
+
+        Returns the stream and the pending read of its first result, or the error entries."""
+        context = self.runtime.request_context(caller, {})
+        registered = asyncio.Event()
+        subscribe = context.subscribe
+
+        def subscribe_and_signal(info: Any) -> Any:
+            stream = subscribe(info)
+            registered.set()
+            return stream
+
+        context.subscribe = subscribe_and_signal  # type: ignore[method-assign]
+        results = await self.runtime.schema.subscribe(
+            request["query"],
+            variable_values=request.get("variables") or None,
+            context_value=context,
+            operation_name=request.get("operationName"),
+        )
+        if not isinstance(results, AsyncGenerator):  # strawberry < 0.27x returns pre-execution errors as such
+            return [_start_error(e) for e in getattr(results, "errors", None) or ()] or [_NOT_STARTED]
+        first = asyncio.create_task(_next(results))
+        signal = asyncio.create_task(registered.wait())
         try:
-            async for result in results:
-                payload: dict[str, Any] = {"data": result.data}
-                if result.errors:
-                    payload["errors"] = [_subscription_error(e) for e in result.errors]
-                await self.send({"type": "data", "id": subscription_id, "payload": payload})
+            await asyncio.wait((first, signal), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            first.cancel()
+            raise
         finally:
-            await results.aclose()
+            signal.cancel()
+        if registered.is_set():
+            return results, first
+        # the stream ended, or yielded, before its field subscribed: parsing, validation, auth failed
+        try:
+            result = first.result()
+        except GraphQLError as exc:  # strawberry's parser cache raises syntax errors
+            errors = [_start_error(exc)]
+        else:
+            errors = [_start_error(e) for e in getattr(result, "errors", None) or ()]
+        await results.aclose()
+        return errors or [_NOT_STARTED]
+
+    async def _stream(self, subscription_id: str, results: Results, first: asyncio.Task[Any]) -> None:
+        result = await first
+        while result is not None:
+            payload: dict[str, Any] = {"data": result.data}
+            if result.errors:
+                payload["errors"] = [_subscription_error(e) for e in result.errors]
+            await self.send({"type": "data", "id": subscription_id, "payload": payload})
+            result = await _next(results)
 
     async def handle_stop(self, subscription_id: object) -> None:
         if not isinstance(subscription_id, str):
             return
         subscription = self.subscriptions.pop(subscription_id, None)
-        if subscription is not None and subscription.complete():
+        if subscription is not None:
+            await subscription.close()  # no data for this id can follow the complete
             await self.send({"type": "complete", "id": subscription_id})
 
     async def cleanup(self) -> None:
         if self._keep_alive is not None:
             self._keep_alive.cancel()
-        for subscription in self.subscriptions.values():
-            subscription.complete()
+        subscriptions = list(self.subscriptions.values())
         self.subscriptions.clear()
+        for subscription in subscriptions:
+            await subscription.close()
 
 
 def _parse_request(data: object) -> dict[str, Any] | None:
@@ -250,6 +311,29 @@ def _parse_request(data: object) -> dict[str, Any] | None:
     return request
 
 
-def _subscription_error(error: Any) -> dict[str, Any]:
+async def _next(results: Results) -> Any:
+    """The stream's next result, or None at its end."""
+    try:
+        return await anext(results)
+    except StopAsyncIteration:
+        return None
+
+
+_NOT_STARTED = {"message": "The subscription could not be started."}
+
+
+def _start_error(error: GraphQLError) -> dict[str, Any]:
+    """Why a `start` failed, as AppSync says it: operations other than subscriptions are unsupported here."""
+    original = error.original_error
+    if isinstance(original, InvalidOperationTypeError):
+        operation = original.operation_type.value
+        message = f"{operation} not supported through the realtime channel"
+        return {"errorType": "UnsupportedOperation", "message": message}
+    if isinstance(original, (CannotGetOperationTypeError, MissingQueryError)):
+        return {"message": error.message}
+    return _subscription_error(error)
+
+
+def _subscription_error(error: GraphQLError) -> dict[str, Any]:
     rendered = to_appsync_error(error)
     return {k: v for k, v in rendered.items() if k in ("errorType", "message", "path", "locations")}

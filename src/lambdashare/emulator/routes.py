@@ -39,6 +39,12 @@ async def healthz(request: Request) -> Response:
     })
 
 
+async def jwks(request: Request) -> Response:
+    """The local user pool's public keys, where Cognito publishes them: <issuer>/.well-known/jwks.json."""
+    runtime: Runtime = request.app.state.runtime
+    return JSONResponse(runtime.user_pool.jwks())
+
+
 async def index(request: Request) -> Response:
     return FileResponse(WEB_DIR / "index.html")
 
@@ -51,6 +57,7 @@ ROUTES = [
     Route("/_storage/{bucket}/{key:path}", put_object, methods=["PUT"]),
     Route("/_storage/{bucket}/{key:path}", get_object, methods=["GET"]),
     Route("/healthz", healthz),
+    Route("/{pool_id}/.well-known/jwks.json", jwks),
     Route("/", index),
     Mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False), name="web"),
 ]

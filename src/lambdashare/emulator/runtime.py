@@ -21,6 +21,7 @@ from lambdashare.emulator.auth import API_KEY, Authenticator, Caller
 from lambdashare.emulator.config import EmulatorConfig
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.dispatcher import Dispatcher
+from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFunction
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
@@ -42,11 +43,13 @@ class Runtime:
         os.environ.update(environ)  # the in-process resolver reads its settings at cold start, as in Lambda
         self.schema: AppSyncSchema = schema
         self.rules = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
+        self.user_pool = UserPool.load_or_create(config.data_dir, config.region)
         self.authenticator = Authenticator(
             api_key=config.api_key,
             access_key_id=config.access_key_id,
             secret_access_key=config.secret_access_key,
             region=config.region,
+            user_pool=self.user_pool,
         )
         self.broker = Broker()
         self.blobs = FileBlobStore(

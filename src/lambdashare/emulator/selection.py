@@ -14,6 +14,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    SelectionNode,
     SelectionSetNode,
 )
 
@@ -57,8 +58,12 @@ def project(value: Any, selection_set: SelectionSetNode | None, fragments: Fragm
         return [project(item, selection_set, fragments) for item in value]
     if not isinstance(value, Mapping):
         return value
-    result: dict[str, Any] = {}
+    # a field selected more than once (aliases, fragments) is one field: merge its sub-selections
+    merged: dict[str, list[SelectionNode]] = {}
     for field in _fields(selection_set, fragments):
-        name = field.name.value
-        result[name] = project(value.get(name), field.selection_set, fragments)
-    return result
+        sub_selections = field.selection_set.selections if field.selection_set else ()
+        merged.setdefault(field.name.value, []).extend(sub_selections)
+    return {
+        name: project(value.get(name), SelectionSetNode(selections=tuple(sub)) if sub else None, fragments)
+        for name, sub in merged.items()
+    }

@@ -23,8 +23,15 @@ class BlobStore(Protocol):
     bucket: str
 
     def presign_put(
-        self, key: str, *, size: int, content_type: str | None, expires_in: int
-    ) -> PresignedRequest: ...
+        self, key: str, *, size: int, content_type: str | None, expires_in: int, sha256: str | None = None
+    ) -> PresignedRequest:
+        """A request that stores exactly `size` bytes of `content_type` at `key`.
+
+        `sha256` (hex), when known, is a hint a store may enforce at upload time (S3 signs it as
+        `x-amz-checksum-sha256` and rejects other content); a store may also ignore it, since the
+        hasher verifies it in any case.
+        """
+        ...
 
     def presign_get(self, key: str, *, file_name: str, expires_in: int) -> str: ...
 

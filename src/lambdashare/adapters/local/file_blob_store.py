@@ -1,12 +1,14 @@
 """Objects in a data directory, with presigned URLs that the emulator's storage endpoint honours.
 
 An object is written to a temp file, fsynced and renamed into place, so a partial upload is never
-visible. URLs are signed with HMAC-SHA256 over method, key, expiry, size limit and content type.
+visible, and temp files a crash left behind are removed when a store is opened. URLs are signed with
+HMAC-SHA256 over method, key, expiry, size limit and content type.
 Not responsible for HTTP: the emulator's `storage` routes parse requests and call this store.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import os
@@ -23,6 +25,7 @@ from lambdashare.ports.blob_store import PresignedRequest
 
 #: Path prefix of the emulator's storage endpoint: /_storage/<bucket>/<key>.
 STORAGE_PATH = "/_storage"
+_UPLOAD_PREFIX = "upload-"
 
 
 class SignatureError(LambdashareError):
@@ -54,8 +57,15 @@ class BlobWriter:
     def __init__(self, final_path: Path, tmp_dir: Path, max_size: int) -> None:
         self._final = final_path
         self._max_size = max_size
-        self._fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+        while True:
+            self._fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=_UPLOAD_PREFIX)
+            # held until the writer ends, so a live upload is never swept as abandoned
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if os.fstat(self._fd).st_nlink:  # a sweep may have removed it between mkstemp and flock
+                break
+            os.close(self._fd)
         self._tmp = Path(tmp_name)
+        self._open = True
         self._md5 = hashlib.md5()
         self.size = 0
 
@@ -71,18 +81,38 @@ class BlobWriter:
     def commit(self) -> str:
         """fsync, rename into place, fsync the directory; return the ETag (hex md5, as S3's PUT)."""
         os.fsync(self._fd)
-        os.close(self._fd)
         self._final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._tmp, self._final)
+        os.replace(self._tmp, self._final)  # still locked: a sweep cannot take the temp file meanwhile
+        self._close()
         _fsync_dir(self._final.parent)
         return self._md5.hexdigest()
 
     def abort(self) -> None:
-        try:
-            os.close(self._fd)
-        except OSError:
-            pass
         self._tmp.unlink(missing_ok=True)
+        self._close()
+
+    def _close(self) -> None:
+        """Close once: a second close could hit a descriptor number another thread reuses."""
+        if self._open:
+            self._open = False
+            os.close(self._fd)
+
+
+def _remove_abandoned_uploads(tmp_dir: Path) -> None:
+    """Delete temp files whose writer is gone (a crash mid-upload): a live writer holds a lock on its own."""
+    for path in tmp_dir.glob(f"{_UPLOAD_PREFIX}*"):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                path.unlink()
+        except (BlockingIOError, FileNotFoundError):
+            pass
+        finally:
+            os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -100,6 +130,7 @@ class FileBlobStore:
         self._tmp = data_dir / "tmp"
         self._objects.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_uploads(self._tmp)
         self._public_url = public_url
         self._secret = secret.encode()
 
@@ -115,8 +146,10 @@ class FileBlobStore:
         return f"{self._public_url}{STORAGE_PATH}/{self.bucket}/{quote(key)}?{urlencode(params)}"
 
     def presign_put(
-        self, key: str, *, size: int, content_type: str | None, expires_in: int
+        self, key: str, *, size: int, content_type: str | None, expires_in: int, sha256: str | None = None
     ) -> PresignedRequest:
+        """`sha256` is not enforced here (the emulator's storage does not check checksums): the
+        hasher's verification turns a mismatch into FAILED."""
         url = self._url("PUT", key, expires_in, size, content_type or "", "")
         headers = {"content-type": content_type} if content_type else {}
         return PresignedRequest(method="PUT", url=url, headers=headers)

@@ -61,7 +61,7 @@ class SqliteTable:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 row = self._conn.execute("SELECT item FROM files WHERE id = ?", (item_id,)).fetchone()
-                item = json.loads(row[0]) if row else None
+                item: dict[str, Any] | None = json.loads(row[0]) if row else None
                 if item is None or item["status"] not in status_in:
                     raise ConditionFailedError(
                         f"Item {item_id} is {'missing' if item is None else item['status']}, "

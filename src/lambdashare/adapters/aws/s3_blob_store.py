@@ -1,0 +1,119 @@
+"""Objects in S3: presigned PUTs pinned to size, content type and (optionally) sha256; streaming reads.
+
+Not responsible for who may upload (the resolver decides) nor for S3 events (S3 sends them).
+Spec: https://docs.aws.amazon.com/AmazonS3/latest/userguide/PresignedUrlUploadObject.html
+
+Every `Params` entry that maps to a header is signed, so the client must send it with the same
+value: `ContentLength` pins the size exactly, `ContentType` the media type, and `ChecksumSHA256`
+(base64 of the raw digest) makes S3 reject a body with other content (400 BadDigest).
+`PresignedRequest.headers` lists exactly those headers.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from lambdashare.domain.errors import BlobNotFoundError
+from lambdashare.ports.blob_store import PresignedRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+#: Error codes S3 (and S3-compatible servers) use for a missing object: GetObject says NoSuchKey,
+#: a HEAD or a ranged request may only say 404.
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_RETRIES: Any = {"mode": "standard", "max_attempts": 8}
+
+
+def new_client(
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    session: boto3.session.Session | None = None,
+) -> S3Client:
+    """An S3 client that signs with SigV4; path-style addressing when talking to a custom endpoint."""
+    config = Config(
+        signature_version="s3v4",
+        retries=_RETRIES,
+        s3={"addressing_style": "path" if endpoint_url else "auto"},
+    )
+    factory = session or boto3.session.Session()
+    client: S3Client = factory.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
+    return client
+
+
+def content_disposition(file_name: str) -> str:
+    """`attachment` with the RFC 5987 `filename*`, so any file name survives the header."""
+    return f"attachment; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+def checksum_sha256(sha256_hex: str) -> str:
+    """S3's `x-amz-checksum-sha256` value: base64 of the raw digest, not the hex string."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+class S3BlobStore:
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        client: S3Client | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self._client = client or new_client(region=region, endpoint_url=endpoint_url)
+
+    def presign_put(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str | None,
+        expires_in: int,
+        sha256: str | None = None,
+    ) -> PresignedRequest:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentLength": size}
+        headers = {"content-length": str(size)}
+        if content_type is not None:
+            params["ContentType"] = headers["content-type"] = content_type
+        if sha256 is not None:
+            params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"] = checksum_sha256(sha256)
+        url = self._client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
+        return PresignedRequest(method="PUT", url=url, headers=headers)
+
+    def presign_get(self, key: str, *, file_name: str, expires_in: int) -> str:
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ResponseContentDisposition": content_disposition(file_name),
+        }
+        return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+    def open_chunks(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        """Stream the object in `chunk_size` pieces; `BlobNotFoundError` at once if it is not there."""
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+                raise BlobNotFoundError(f"No object at key {key!r}.") from exc
+            raise
+        return _chunks(answer["Body"], chunk_size)
+
+    def delete_blob(self, key: str) -> None:
+        """Idempotent, as S3's DeleteObject: deleting a missing key is not an error."""
+        self._client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _chunks(body: Any, chunk_size: int) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(chunk_size)
+    finally:
+        body.close()

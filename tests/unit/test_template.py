@@ -1,0 +1,324 @@
+"""template.yaml: valid CloudFormation, transformable by SAM offline, in step with the schema and the code."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import ObjectTypeDefinitionNode, ObjectTypeExtensionNode, parse
+
+from lambdashare.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SCHEMA = ROOT / "schema.graphql"
+#: Regions the stack is linted for (resource types, runtimes and architectures differ by region).
+LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+ROOT_TYPES = ("Query", "Mutation")
+PUBLISH_FIELD_ARN = {"Fn::Sub": "${Api.Arn}/types/Mutation/fields/publishFileHashed"}
+#: A resolver with any of these runs code of its own: not a direct Lambda resolver.
+CODE_PROPERTIES = {
+    "Code", "CodeS3Location", "RequestMappingTemplate", "RequestMappingTemplateS3Location",
+    "ResponseMappingTemplate", "ResponseMappingTemplateS3Location", "PipelineConfig",
+}
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SAM's translator asks boto3 for a region (ARN partitions); no credentials, no network."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+def _template() -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse
+
+    parsed: dict[str, Any] = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    return parsed
+
+
+class _NoManagedPolicies:
+    """Stands in for samtranslator's ManagedPolicyLoader (which calls IAM): the template names
+    managed policies by ARN only, so nothing needs looking up."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def _transformed(parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What CloudFormation's SAM transform makes of the template after `sam deploy` uploaded the code."""
+    from samtranslator.translator.transform import transform
+
+    template = _template()
+    # `sam package`/`sam deploy` replace local CodeUri directories with S3 locations
+    template["Globals"]["Function"]["CodeUri"] = "s3://artifacts/lambda.zip"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource["Properties"]:
+            resource["Properties"]["CodeUri"] = "s3://artifacts/lambda.zip"
+    transformed: dict[str, Any] = transform(template, parameters or {}, _NoManagedPolicies())
+    return transformed
+
+
+def _of_type(resources: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in resources.items() if r["Type"] == type_}
+
+
+def _statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in role["Properties"].get("Policies", []):
+        statements = policy["PolicyDocument"]["Statement"]
+        yield from statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# ---------------------------------------------------------------- validity
+
+
+def test_cfn_lint_reports_no_errors() -> None:
+    from cfnlint.api import lint_file
+    from cfnlint.config import ManualArgs
+
+    # GIVEN template.yaml WHEN cfn-lint checks it (it runs SAM's transform itself) for our regions
+    matches = lint_file(TEMPLATE, config=ManualArgs(regions=LINT_REGIONS))
+    # THEN it finds no error (warnings and informational findings are not failures)
+    errors = [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches if m.rule.id.startswith("E")]
+    assert errors == []
+
+
+def test_template_transforms_offline_into_the_stack() -> None:
+    # GIVEN the template WHEN SAM's translator transforms it with the default parameters
+    resources = _transformed()["Resources"]
+    # THEN the stack has the API, its resolvers, the table and the functions
+    assert len(_of_type(resources, "AWS::AppSync::GraphQLApi")) == 1
+    assert len(_of_type(resources, "AWS::AppSync::Resolver")) == len(_schema_fields())
+    assert set(_of_type(resources, "AWS::Lambda::Function")) == {"ResolverFunction", "HasherFunction"}
+    table = resources["FilesTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"bySha256", "byOwner"}
+    # AND the bucket notifies the hasher of objects created under uploads/
+    notifications = resources["UploadBucket"]["Properties"]["NotificationConfiguration"]
+    (notification,) = notifications["LambdaConfigurations"]
+    assert notification["Function"] == {"Fn::GetAtt": ["HasherFunction", "Arn"]}
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    # AND a failed asynchronous invocation ends in the queue after two retries
+    (invoke_config,) = _of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
+    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["HasherFailureQueue", "Arn"]
+    }
+
+
+def test_tracing_is_switched_by_one_parameter() -> None:
+    # GIVEN the template WHEN transformed with Tracing on, and with the default (off)
+    on = _transformed({"Tracing": "Active"})["Resources"]
+    off = _transformed()["Resources"]
+    # THEN Lambda traces (and may write to X-Ray) only when asked to
+    for name in ("ResolverFunction", "HasherFunction"):
+        assert on[name]["Properties"]["TracingConfig"] == {"Mode": {"Ref": "Tracing"}}  # = Active
+        assert "TracingConfig" not in off[name]["Properties"]
+        role = on[name]["Properties"]["Role"]["Fn::GetAtt"][0]
+        managed = on[role]["Properties"]["ManagedPolicyArns"]
+        assert any("AWSXrayWriteOnlyAccess" in str(arn) for arn in managed)
+    # AND AppSync's XrayEnabled and Powertools' tracer follow the same condition
+    assert off["Api"]["Properties"]["XrayEnabled"] == {"Fn::If": ["TracingOn", True, False]}
+    assert off["HasherFunction"]["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingOn", "false", "true"]
+    }
+
+
+# ---------------------------------------------------------------- schema <-> template <-> code
+
+
+def _schema_fields() -> set[str]:
+    document = parse(SCHEMA.read_text(encoding="utf-8"))
+    return {
+        f"{d.name.value}.{field.name.value}"
+        for d in document.definitions
+        if isinstance(d, ObjectTypeDefinitionNode | ObjectTypeExtensionNode) and d.name.value in ROOT_TYPES
+        for field in d.fields or ()
+    }
+
+
+def _template_resolvers() -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """"Type.field" -> [(resolver logical id, its data source resource)]."""
+    resources = _template()["Resources"]
+    assert not _of_type(resources, "AWS::Serverless::GraphQLApi"), "resolvers there: extend this test"
+    found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, resolver in _of_type(resources, "AWS::AppSync::Resolver").items():
+        props = resolver["Properties"]
+        data_source = resources[props["DataSourceName"]["Fn::GetAtt"][0]]
+        found.setdefault(f"{props['TypeName']}.{props['FieldName']}", []).append((name, data_source))
+    return found
+
+
+def _routes() -> set[str]:
+    """Fields the Powertools resolver in resolvers/ answers (its registries' "Type.field" keys)."""
+    from resolvers.app import app
+
+    registries = (app._resolver_registry, app._batch_resolver_registry, app._async_batch_resolver_registry)
+    return {key for registry in registries for key in registry.resolvers}
+
+
+def test_every_root_field_has_exactly_one_resolver_in_the_template() -> None:
+    # GIVEN the Query and Mutation fields of schema.graphql WHEN looking them up in template.yaml
+    fields, resolvers = _schema_fields(), _template_resolvers()
+    # THEN each has exactly one resolver, and no resolver names a field the schema lacks
+    assert fields
+    assert {f: [n for n, _ in rs] for f, rs in resolvers.items() if len(rs) != 1} == {}
+    assert sorted(fields - resolvers.keys()) == []
+    assert sorted(resolvers.keys() - fields) == []
+
+
+def test_lambda_fields_are_direct_resolvers_with_a_route_and_none_fields_have_none() -> None:
+    # GIVEN each field's resolver and data source in the template, and the routes in resolvers/
+    resources, routes = _template()["Resources"], _routes()
+    lambda_fields, none_fields = set(), set()
+    for field, name, data_source in [(f, n, d) for f, rs in _template_resolvers().items() for n, d in rs]:
+        kind = data_source["Properties"]["Type"]
+        if kind == "NONE":
+            none_fields.add(field)
+            continue
+        # THEN a Lambda field is a direct resolver (no code or templates) on the resolver function
+        assert kind == "AWS_LAMBDA", field
+        props = resources[name]["Properties"]
+        assert props["Kind"] == "UNIT", field
+        assert not CODE_PROPERTIES & props.keys(), field
+        function = data_source["Properties"]["LambdaConfig"]["LambdaFunctionArn"]["Fn::GetAtt"][0]
+        assert resources[function]["Properties"]["Handler"] == "resolvers.app.handler"
+        lambda_fields.add(field)
+    # AND every Lambda field has a route, no NONE field has one, and no route is unreachable
+    assert sorted(lambda_fields - routes) == []
+    assert sorted(routes & none_fields) == []
+    assert sorted(routes - lambda_fields) == []
+    assert none_fields == {"Mutation.publishFileHashed"}
+
+
+def test_handlers_named_in_the_template_exist() -> None:
+    # GIVEN every function's Handler WHEN importing it from the project's code THEN it is a callable
+    for name, function in _of_type(_template()["Resources"], "AWS::Serverless::Function").items():
+        module, _, attribute = function["Properties"]["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attribute)), name
+
+
+def _resolve_for_settings(value: Any, parameters: dict[str, Any]) -> str:
+    """An environment value as the function would see it: parameters at their defaults, anything
+    else (resource names, URLs, the resolved secret) as a placeholder."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+        return str(parameters[value["Ref"]].get("Default", ""))
+    if isinstance(value, dict):
+        return "resolved-at-deploy"
+    return str(value)
+
+
+def test_each_function_environment_satisfies_settings() -> None:
+    # GIVEN each function's environment after the transform (Globals merged in)
+    template = _template()
+    parameters = template["Parameters"]
+    functions = _of_type(_transformed()["Resources"], "AWS::Lambda::Function")
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        environ = {k: _resolve_for_settings(v, parameters) for k, v in variables.items()}
+        environ["AWS_REGION"] = "us-east-1"  # set by Lambda
+        # WHEN the code reads its settings THEN they load, for the aws backend
+        settings = Settings.from_env(environ)
+        assert settings.backend == "aws", name
+        assert environ["POWERTOOLS_SERVICE_NAME"] and environ["POWERTOOLS_METRICS_NAMESPACE"]
+    # AND the hasher knows where to publish
+    hasher_environment = functions["HasherFunction"]["Properties"]["Environment"]["Variables"]
+    assert hasher_environment["LAMBDASHARE_APPSYNC_URL"] == {"Fn::GetAtt": ["Api", "GraphQLUrl"]}
+
+
+# ---------------------------------------------------------------- least privilege
+
+
+def test_the_hasher_may_call_appsync_only_for_publish_file_hashed() -> None:
+    # GIVEN the hasher's role as SAM generates it (its Policies plus what SAM adds)
+    resources = _transformed()["Resources"]
+    role = resources["HasherFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = list(_statements(resources[role]))
+    # THEN its only AppSync permission is appsync:GraphQL on the publishFileHashed field
+    appsync = [s for s in statements if any(a.lower().startswith("appsync:") for a in _as_list(s["Action"]))]
+    assert len(appsync) == 1
+    assert appsync[0]["Effect"] == "Allow"
+    assert _as_list(appsync[0]["Action"]) == ["appsync:GraphQL"]
+    assert _as_list(appsync[0]["Resource"]) == [PUBLISH_FIELD_ARN]
+    assert "Condition" not in appsync[0]
+    # AND nothing is granted by wildcard action or on every resource
+    for statement in statements:
+        assert not any(a == "*" or a.endswith(":*") for a in _as_list(statement["Action"])), statement
+        assert "*" not in _as_list(statement["Resource"]), statement
+    # AND its managed policies are the logging basics only
+    assert [arn.rsplit("/", 1)[-1] for arn in resources[role]["Properties"]["ManagedPolicyArns"]] == [
+        "AWSLambdaBasicExecutionRole"
+    ]
+
+
+def test_the_resolver_function_has_no_appsync_permission() -> None:
+    resources = _transformed()["Resources"]
+    role = resources["ResolverFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions = [a for s in _statements(resources[role]) for a in _as_list(s["Action"])]
+    assert actions and not [a for a in actions if a.lower().startswith("appsync:")]
+
+
+def test_the_bucket_name_is_the_same_expression_everywhere() -> None:
+    """The hasher may not !Ref the bucket that notifies it (circular dependency), so the bucket's
+    name is spelt out three times: as BucketName, in the functions' environment and in the hasher's
+    S3 policy. They must agree."""
+    template = _template()
+    name_template, variables = template["Resources"]["UploadBucket"]["Properties"]["BucketName"]["Fn::Sub"]
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["LAMBDASHARE_BUCKET"] == {
+        "Fn::Sub": [name_template, variables]
+    }
+    hasher_policies = template["Resources"]["HasherFunction"]["Properties"]["Policies"]
+    s3_resources = [
+        r["Fn::Sub"]
+        for policy in hasher_policies
+        for s in policy["Statement"]
+        if any(a.startswith("s3:") for a in _as_list(s["Action"]))
+        for r in _as_list(s["Resource"])
+    ]
+    assert s3_resources
+    for sub_template, sub_variables in s3_resources:
+        assert sub_variables == variables
+        assert sub_template.split(":::", 1)[1].split("/", 1)[0] == name_template
+
+
+# ---------------------------------------------------------------- packaging
+
+
+def _package_module() -> Any:
+    """scripts/package.py, the script behind `make package`."""
+    spec = importlib.util.spec_from_file_location("_package_script", ROOT / "scripts" / "package.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_package_builds_what_the_template_deploys() -> None:
+    # GIVEN the packaging script WHEN it reads template.yaml
+    package = _package_module()
+    (artifact,) = package.artifacts(TEMPLATE)
+    # THEN it builds the one directory both functions deploy from, for their runtime and architecture
+    globals_ = _template()["Globals"]["Function"]
+    assert artifact.code_uri == globals_["CodeUri"].rstrip("/")
+    assert set(artifact.functions) == {"ResolverFunction", "HasherFunction"}
+    assert (artifact.runtime, [artifact.architecture]) == (globals_["Runtime"], globals_["Architectures"])
+    assert artifact.platforms[0] == "manylinux2014_aarch64"
+    # AND it installs Powertools with pyproject's version range, and not boto3 (the runtime has it)
+    requirements = package.requirements()
+    assert any(r.startswith("aws-lambda-powertools[tracer]") for r in requirements)
+    assert not [r for r in requirements if package._dist_name(r) in package.RUNTIME_PROVIDED]
+

@@ -53,3 +53,14 @@ clean:
 .PHONY: package
 package: install  ## the Lambda artifact(s) template.yaml deploys, with their sizes
 	$(BIN)/python scripts/package.py
+
+# The fuzz tests (tests/e2e/test_fuzz.py) run in `make test` with a quick budget; this runs the same
+# tests with FUZZ_EXAMPLES examples each, reproducibly (examples derive from each test; FUZZ_SEED=<int>
+# explores others). Each request still has its own deadline; FUZZ_TIMEOUT bounds each test.
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SEED ?=
+FUZZ_TIMEOUT ?= 7200
+.PHONY: fuzz
+fuzz: install  ## the fuzz tests with a big budget: make fuzz [FUZZ_EXAMPLES=2000] [FUZZ_SEED=n]
+	LAMBDASHARE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) LAMBDASHARE_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/python -m pytest tests/e2e/test_fuzz.py --timeout=$(FUZZ_TIMEOUT)

@@ -18,6 +18,7 @@ Budget and seed: tests/fuzz_budget.py (`make fuzz` runs these with a bigger budg
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import subprocess
@@ -40,7 +41,8 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis_graphql import Mode, from_schema, nodes
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
 from websockets.typing import Subprotocol
 
 from tests.e2e.clients import REQUEST_UPLOAD
@@ -48,7 +50,12 @@ from tests.e2e.conftest import Emulator, _start
 from tests.fuzz_budget import REQUEST_DEADLINE_S, fuzz
 from tests.unit.test_schema import APPSYNC_BUILTINS, SCHEMA
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # hypothesis warns when the repr of an example is large (deep JSON, oversized frames): the failing
+    # example is still shown by how it was built, e.g. `deep(1000, '[', ']', '1')`
+    pytest.mark.filterwarnings("ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"),
+]
 
 SDL = APPSYNC_BUILTINS + SCHEMA.read_text(encoding="utf-8")
 REALTIME_PATHS = ("/graphql", "/graphql/realtime")
@@ -89,7 +96,9 @@ class Target:
             return {"authorization": self.admin_token}
         raise AssertionError(mode)
 
-    def post(self, body: bytes, headers: dict[str, str] | None = None, *, mode: str = "API_KEY") -> httpx.Response:
+    def post(
+        self, body: bytes, headers: dict[str, str] | None = None, *, mode: str = "API_KEY"
+    ) -> httpx.Response:
         """POST /graphql; `mode` IAM signs the body with SigV4 as the hasher does."""
         base = {"content-type": "application/json"}
         if headers is not None:
@@ -107,7 +116,8 @@ class Target:
 
         request = AWSRequest(method="POST", url=self.emulator.graphql_url, data=body,
                              headers={"content-type": "application/json"})
-        SigV4Auth(Credentials(self.access_key_id, self.secret_access_key), "appsync", "us-east-1").add_auth(request)
+        credentials = Credentials(self.access_key_id, self.secret_access_key)
+        SigV4Auth(credentials, "appsync", "us-east-1").add_auth(request)
         return dict(request.headers)
 
 
@@ -154,9 +164,10 @@ def target(fuzz_emulator: Emulator) -> Iterator[Target]:
 
         # a stored object and a listing long enough for a nextToken
         content_type = "application/octet-stream"
-        ticket = data(REQUEST_UPLOAD, {"input": {"name": "fuzz.bin", "size": 16, "contentType": content_type}})
-        ticket = ticket["requestUpload"]
-        put = http.put(ticket["url"], content=b"0123456789abcdef", headers=json.loads(ticket["headers"] or "{}"))
+        upload = {"name": "fuzz.bin", "size": 16, "contentType": content_type}
+        ticket = data(REQUEST_UPLOAD, {"input": upload})["requestUpload"]
+        headers = json.loads(ticket["headers"] or "{}")
+        put = http.put(ticket["url"], content=b"0123456789abcdef", headers=headers)
         assert put.status_code == 200, put.text
         for _ in range(2):
             data(REQUEST_UPLOAD, {"input": {"name": "more.bin", "size": 1}})
@@ -177,7 +188,9 @@ def target(fuzz_emulator: Emulator) -> Iterator[Target]:
         )
 
 
-FAILURE_MARKERS = ("Traceback (most recent call last)", " ERROR ", "Exception in ASGI application", "never awaited")
+FAILURE_MARKERS = (
+    "Traceback (most recent call last)", " ERROR ", "Exception in ASGI application", "never awaited",
+)
 #: Known noise, not a failure (see the fuzz report): with graphql-core 3.2, when a mutation's root field fails
 #: with a non-null error, the coroutines of the root fields after it are created but never awaited; Python
 #: warns about them when the garbage collector frees them, i.e. at some later, unrelated request. The
@@ -189,7 +202,7 @@ ABANDONED_ROOT_FIELDS = (
 
 
 def log_failures(log: str) -> list[str]:
-    """The lines of an emulator log that show a failure: a traceback, an ERROR line, an unawaited coroutine."""
+    """The lines of a log that show a failure: a traceback, an ERROR line, a coroutine never awaited."""
     lines = log.splitlines()
     failures = []
     for index, line in enumerate(lines):
@@ -209,10 +222,8 @@ def new_log_failures(target: Target) -> None:
 
     A `/healthz` round trip first: uvicorn logs a request's exception before it serves the next one."""
     emulator = target.emulator
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         httpx.get(f"{emulator.url}/healthz", timeout=REQUEST_DEADLINE_S)
-    except httpx.HTTPError:
-        pass
     new = read_log(emulator, target.log_mark)
     target.log_mark += len(new)
     text = new.decode(errors="replace")
@@ -239,7 +250,8 @@ def survives(target: Target) -> Iterator[None]:
     begin(target)
     test_start = target.log_mark
     yield
-    assert emulator.process is not None and emulator.process.poll() is None, f"the emulator died:\n{emulator.logs()}"
+    alive = emulator.process is not None and emulator.process.poll() is None
+    assert alive, f"the emulator died:\n{emulator.logs()}"
     health = answered(lambda: httpx.get(f"{emulator.url}/healthz", timeout=REQUEST_DEADLINE_S))
     assert health.status_code == 200, health.text
     target.log_mark = test_start
@@ -250,7 +262,9 @@ def survives(target: Target) -> Iterator[None]:
 
 #: Any code point, lone surrogates included (JSON can carry them escaped).
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=40)
-SHORT_TEXT = st.one_of(st.text(max_size=20), ANY_TEXT, st.sampled_from(["", " ", "null", "\x00", "\ud800", "é", "🙂"]))
+SHORT_TEXT = st.one_of(
+    st.text(max_size=20), ANY_TEXT, st.sampled_from(["", " ", "null", "\x00", "\ud800", "é", "🙂"])
+)
 JSON_SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), SHORT_TEXT,  # floats: NaN and ±Infinity too
     st.sampled_from([0, -1, 2**31, 2**53 + 1, 10**30, -0.0, 1e308]),
@@ -277,10 +291,10 @@ DEEP_JSON = st.builds(lambda depth, nest: deep(depth, *nest), DEPTHS, NESTINGS)
 #: (message too big) on a larger one.
 WS_MAX_MESSAGE = 256 * 1024
 #: Deeply nested JSON that still fits in one WebSocket message.
-DEEP_JSON_FRAMES = st.builds(lambda depth, nest: deep(depth, *nest),
-                             st.one_of(st.sampled_from([64, 1_000, 10_000, 30_000]), st.integers(1, 30_000)), NESTINGS)
+FRAME_DEPTHS = st.one_of(st.sampled_from([64, 1_000, 10_000, 30_000]), st.integers(1, 30_000))
+DEEP_JSON_FRAMES = st.builds(lambda depth, nest: deep(depth, *nest), FRAME_DEPTHS, NESTINGS)
 #: Any text a text frame can carry (UTF-8: no lone surrogates).
-FRAME_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+FRAME_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
 
 
 def oversized_frame(size: int) -> str:
@@ -294,6 +308,7 @@ def _datetime(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+HEX_64 = st.text("0123456789abcdef", min_size=64, max_size=64)
 AWS_DATETIMES = st.one_of(st.datetimes(timezones=st.just(UTC)).map(_datetime), SHORT_TEXT)
 CUSTOM_SCALARS = {
     "AWSDateTime": AWS_DATETIMES.map(nodes.String),
@@ -310,8 +325,9 @@ VALID_OPERATIONS = from_schema(SDL, custom_scalars=CUSTOM_SCALARS)
 INVALID_OPERATIONS = from_schema(SDL, custom_scalars=CUSTOM_SCALARS, mode=Mode.NEGATIVE)
 
 FILE_SELECTIONS = st.lists(
-    st.sampled_from(["id", "name", "size", "contentType", "owner", "status", "error", "createdAt", "uploadedAt",
-                     "hashedAt", "downloadUrl", "hashes { md5 sha1 sha256 sha512 }", "__typename"]),
+    st.sampled_from(["id", "name", "size", "contentType", "owner", "status", "error", "createdAt",
+                     "uploadedAt", "hashedAt", "downloadUrl", "hashes { md5 sha1 sha256 sha512 }",
+                     "__typename"]),
     min_size=1, max_size=6,
 ).map(" ".join)
 SUBSCRIPTION_ARGUMENTS = st.lists(
@@ -394,7 +410,9 @@ def _tampered_token(target: Target) -> st.SearchStrategy[str]:
 
 
 def test_known_operations_with_random_variables(target: Target) -> None:
-    numbers = st.one_of(st.integers(), st.floats(), st.sampled_from([0, 1, 100, 101, -1, 2**31, 2**63, 1e308]))
+    numbers = st.one_of(
+        st.integers(), st.floats(), st.sampled_from([0, 1, 100, 101, -1, 2**31, 2**63, 1e308])
+    )
     anything = JSON_VALUES
     upload_input = st.fixed_dictionaries(
         {"name": st.one_of(SHORT_TEXT, anything), "size": st.one_of(numbers, anything)},
@@ -403,7 +421,8 @@ def test_known_operations_with_random_variables(target: Target) -> None:
     )
     hashed_input = st.fixed_dictionaries(
         {"id": SHORT_TEXT, "name": SHORT_TEXT, "size": numbers, "createdAt": AWS_DATETIMES,
-         "status": st.one_of(st.sampled_from(["PENDING", "UPLOADED", "HASHING", "HASHED", "FAILED"]), SHORT_TEXT)},
+         "status": st.one_of(st.sampled_from(["PENDING", "UPLOADED", "HASHING", "HASHED", "FAILED"]),
+                             SHORT_TEXT)},
         optional={"owner": SHORT_TEXT, "error": SHORT_TEXT, "hashedAt": AWS_DATETIMES, "hashes": anything},
     )
     operations = {
@@ -411,12 +430,14 @@ def test_known_operations_with_random_variables(target: Target) -> None:
                  st.fixed_dictionaries({"id": st.one_of(SHORT_TEXT, anything)})),
         "files": ("query Q($limit: Int, $nextToken: String) { files(limit: $limit, nextToken: $nextToken) "
                   "{ items { id } nextToken } }",
-                  st.fixed_dictionaries({}, optional={"limit": st.one_of(numbers, anything),
-                                                      "nextToken": st.one_of(_tampered_token(target), anything)})),
+                  st.fixed_dictionaries({}, optional={
+                      "limit": st.one_of(numbers, anything),
+                      "nextToken": st.one_of(_tampered_token(target), anything),
+                  })),
         "filesByHash": ("query Q($h: String!) { filesByHash(sha256: $h) { id } }",
-                        st.fixed_dictionaries({"h": st.one_of(SHORT_TEXT, st.text("0123456789abcdef", min_size=64,
-                                                                                  max_size=64), anything)})),
-        "requestUpload": (REQUEST_UPLOAD, st.fixed_dictionaries({"input": st.one_of(upload_input, anything)})),
+                        st.fixed_dictionaries({"h": st.one_of(SHORT_TEXT, HEX_64, anything)})),
+        "requestUpload": (REQUEST_UPLOAD,
+                          st.fixed_dictionaries({"input": st.one_of(upload_input, anything)})),
         "deleteFile": ("mutation D($id: ID!) { deleteFile(id: $id) { id status } }",
                        st.fixed_dictionaries({"id": st.one_of(SHORT_TEXT, anything)})),
         "publishFileHashed": ("mutation P($input: FileHashedInput!) { publishFileHashed(input: $input) "
@@ -449,23 +470,38 @@ REQUEST_FIELDS = st.fixed_dictionaries(
     optional={"query": st.one_of(QUERY_TEXTS, JSON_VALUES), "variables": JSON_VALUES,
               "operationName": JSON_VALUES, "extensions": JSON_VALUES},
 )
-HUGE_STRINGS = st.builds(
-    lambda size, char: dumps({"query": char * size}, ascii_only=False),
-    st.sampled_from([1_000, 100_000, 1_000_000, 5 * 1024 * 1024 - 20, 5 * 1024 * 1024 + 1]),
-    st.sampled_from(["{", "a", " ", "é", "☃", "#"]),
-)
+
+
+def huge_query(size: int, char: str) -> bytes:
+    """A request whose query is `size` times `char` (5 MiB is AppSync's limit on the body)."""
+    return dumps({"query": char * size}, ascii_only=False).encode()
+
+
+def deep_variables(nested: str) -> bytes:
+    return f'{{"query": "{{ __typename }}", "variables": {{"v": {nested}}}}}'.encode()
+
+
+def long_number(digits: int) -> bytes:
+    """A number longer than Python's int parser takes (4300 digits)."""
+    return f'{{"query": "{{ __typename }}", "x": {"9" * digits}}}'.encode()
+
+
+def encoded(fields: dict[str, Any], codec: str) -> bytes:
+    """JSON in another encoding, lone surrogates and all (UTF-8 with them is not valid UTF-8)."""
+    return dumps(fields, ascii_only=codec != "utf-8").encode(codec, "surrogatepass")
+
+
 GARBAGE_BODIES = st.one_of(
     st.binary(max_size=2_000),
     JSON_VALUES.map(dumps).map(str.encode),
     REQUEST_FIELDS.map(dumps).map(str.encode),
-    st.builds(lambda fields, ascii_only: dumps(fields, ascii_only=ascii_only).encode("utf-8", "surrogatepass"),
-              REQUEST_FIELDS, st.booleans()),
-    st.builds(lambda text, codec: text.encode(codec, "surrogatepass"), REQUEST_FIELDS.map(dumps),
-              st.sampled_from(["utf-16", "utf-32", "utf-8-sig"])),
-    HUGE_STRINGS.map(lambda text: text.encode("utf-8")),
+    st.builds(encoded, REQUEST_FIELDS, st.sampled_from(["utf-8", "utf-16", "utf-32", "utf-8-sig"])),
+    st.builds(huge_query,
+              st.sampled_from([1_000, 100_000, 1_000_000, 5 * 1024 * 1024 - 20, 5 * 1024 * 1024 + 1]),
+              st.sampled_from(["{", "a", " ", "é", "☃", "#"])),
     DEEP_JSON.map(str.encode),
-    DEEP_JSON.map(lambda nested: f'{{"query": "{{ __typename }}", "variables": {{"v": {nested}}}}}'.encode()),
-    st.integers(4_000, 20_000).map(lambda digits: f'{{"query": "{{ __typename }}", "x": {"9" * digits}}}'.encode()),
+    st.builds(deep_variables, DEEP_JSON),
+    st.builds(long_number, st.integers(4_000, 20_000)),
 )
 
 
@@ -510,12 +546,15 @@ def _jwt_like(target: Target) -> st.SearchStrategy[str]:
     claims = st.one_of(
         st.just(real_claims),
         st.fixed_dictionaries({}, optional={
-            "sub": JSON_VALUES, "iss": JSON_VALUES, "exp": JSON_VALUES, "token_use": st.sampled_from(["id", "access"]),
+            "sub": JSON_VALUES, "iss": JSON_VALUES, "exp": JSON_VALUES,
+            "token_use": st.sampled_from(["id", "access"]),
             "aud": JSON_VALUES, "client_id": JSON_VALUES, "cognito:groups": JSON_VALUES,
         }).map(lambda value: _b64url(dumps(value).encode())),
         HEADER_TEXT,
     )
-    signature = st.one_of(st.just(real_signature), st.just(""), st.binary(max_size=300).map(_b64url), HEADER_TEXT)
+    signature = st.one_of(
+        st.just(real_signature), st.just(""), st.binary(max_size=300).map(_b64url), HEADER_TEXT
+    )
     return st.builds(lambda h, c, s, n: ".".join([h, c, s][:n]), header, claims, signature, st.integers(1, 4))
 
 
@@ -534,7 +573,9 @@ def _sigv4_like(target: Target) -> st.SearchStrategy[dict[str, str]]:
     def build(key: str, date: str, scope_date: str | None, region: str, service: str, names: str,
               signature: str, garbage: str) -> dict[str, str]:
         credential = f"{key}/{scope_date or date[:8]}/{region}/{service}/aws4_request"
-        authorization = f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={names}, Signature={signature}"
+        authorization = (
+            f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={names}, Signature={signature}"
+        )
         return {"authorization": authorization + garbage, "x-amz-date": date}
 
     return st.builds(
@@ -545,7 +586,7 @@ def _sigv4_like(target: Target) -> st.SearchStrategy[dict[str, str]]:
         st.sampled_from(["us-east-1", "eu-west-1", ""]),
         st.sampled_from(["appsync", "s3", ""]),
         signed_names,
-        st.text("0123456789abcdef", min_size=64, max_size=64),
+        HEX_64,
         st.one_of(st.just(""), HEADER_TEXT),
     )
 
@@ -565,11 +606,12 @@ def test_random_and_forged_credentials(target: Target) -> None:
     )
 
     @fuzz(100)
-    @given(headers=header_sets, query=st.sampled_from(["query { files(limit: 1) { nextToken } }", "{ __typename }"]))
+    @given(headers=header_sets,
+           query=st.sampled_from(["query { files(limit: 1) { nextToken } }", "{ __typename }"]))
     def run(headers: dict[str, str], query: str) -> None:
         begin(target)
         # GIVEN credentials that are random, almost right, or forged
-        sent = {name: value.strip().encode("latin-1") for name, value in headers.items()}
+        sent = {name.encode(): value.strip().encode("latin-1") for name, value in headers.items()}
         # WHEN a query is posted with them
         response = answered(lambda: target.http.post(target.emulator.graphql_url, content=request_body(query),
                                                      headers=sent))
@@ -590,19 +632,24 @@ def _b64(value: Any) -> str:
     return base64.b64encode(dumps(value).encode()).decode()
 
 
-def appsync_connect(target: Target, *, path: str = "/graphql", query: str | None = None,
-                    subprotocols: list[str] | None = None, headers: dict[str, str] | None = None) -> ClientConnection:
+def appsync_connect(
+    target: Target, *, path: str = "/graphql", query: str | None = None,
+    subprotocols: list[str] | None = None, headers: dict[str, str] | None = None,
+) -> Connection:
+    """A connection authorised as gql does it (`?header=…&payload=e30=`), unless told otherwise."""
     if query is None:
-        query = f"?header={_b64({'host': target.emulator.host, 'x-api-key': target.emulator.api_key})}&payload=e30="
+        header = {"host": target.emulator.host, "x-api-key": target.emulator.api_key}
+        query = f"?header={_b64(header)}&payload=e30="
+    offered = ["graphql-ws"] if subprotocols is None else subprotocols
     return connect(
         f"ws://{target.emulator.host}{path}{query}",
-        subprotocols=[Subprotocol(p) for p in (["graphql-ws"] if subprotocols is None else subprotocols)] or None,
+        subprotocols=[Subprotocol(p) for p in offered] or None,  # an empty list would send an empty header
         additional_headers=headers or {}, open_timeout=REQUEST_DEADLINE_S, close_timeout=REQUEST_DEADLINE_S,
         max_size=None,
     )
 
 
-def receive(ws: ClientConnection) -> Any:
+def receive(ws: Connection) -> Any:
     try:
         raw = ws.recv(timeout=REQUEST_DEADLINE_S)
     except TimeoutError as exc:
@@ -631,7 +678,7 @@ def check_appsync_message(message: Any) -> dict[str, Any]:
     return message
 
 
-def appsync_until(ws: ClientConnection, predicate: Any) -> list[dict[str, Any]]:
+def appsync_until(ws: Connection, predicate: Any) -> list[dict[str, Any]]:
     """Messages up to and including the first that `predicate` accepts, each checked; `ka` skipped."""
     received = []
     while True:
@@ -644,7 +691,7 @@ def appsync_until(ws: ClientConnection, predicate: Any) -> list[dict[str, Any]]:
             return received
 
 
-def still_usable(ws: ClientConnection) -> list[dict[str, Any]]:
+def still_usable(ws: Connection) -> list[dict[str, Any]]:
     """A fresh subscription starts and stops on the connection: it survived whatever came before."""
     sentinel = f"sentinel-{uuid.uuid4()}"
     ws.send(dumps({"id": sentinel, "type": "start", "payload": {
@@ -661,14 +708,16 @@ def auth_objects(target: Target) -> st.SearchStrategy[Any]:
     """What a `start` may carry in extensions.authorization, a connection in its header object, or
     graphql-transport-ws in its connection_init payload: JSON, so any code point, lone surrogates included."""
     key = target.emulator.api_key
-    nasty = st.sampled_from(["", "\ud800", key + "\udfff", "\x00", "é", "Bearer \ud800"])
+    nasty = st.sampled_from(["\ud800", key + "\udfff", "Bearer \ud800", "", "\x00", "é"])
+    credentials = st.one_of(
+        st.builds(lambda value: {"x-api-key": value}, st.one_of(nasty, st.just(key), SHORT_TEXT)),
+        st.builds(lambda value: {"Authorization": value},
+                  st.one_of(nasty, st.just(target.user_token), _jwt_like(target), SHORT_TEXT)),
+    )
+    extras = st.fixed_dictionaries({}, optional={
+        "host": st.one_of(st.just(target.emulator.host), nasty, SHORT_TEXT), "x-amz-date": SHORT_TEXT})
     return st.one_of(
-        st.fixed_dictionaries({}, optional={
-            "host": st.one_of(st.just(target.emulator.host), nasty, SHORT_TEXT),
-            "x-api-key": st.one_of(st.just(key), nasty, SHORT_TEXT),
-            "Authorization": st.one_of(st.just(target.user_token), nasty, _jwt_like(target), SHORT_TEXT),
-            "x-amz-date": SHORT_TEXT,
-        }),
+        st.builds(lambda credential, extra: {**extra, **credential}, credentials, extras),
         JSON_VALUES,
         _sigv4_like(target),
     )
@@ -687,14 +736,16 @@ def start_payloads(target: Target) -> st.SearchStrategy[Any]:
     return st.one_of(
         JSON_VALUES,
         st.fixed_dictionaries({"data": data}, optional={
-            "extensions": st.one_of(JSON_VALUES, st.fixed_dictionaries({"authorization": auth_objects(target)}))}),
+            "extensions": st.one_of(JSON_VALUES,
+                                    st.fixed_dictionaries({"authorization": auth_objects(target)}))}),
     )
 
 
 def appsync_frames(target: Target) -> st.SearchStrategy[str | bytes]:
     types = st.one_of(
-        st.sampled_from(["connection_init", "start", "stop", "ka", "data", "complete", "connection_ack", "error",
-                         "start_ack", "subscribe", "ping", "pong", "connection_terminate", "CONNECTION_INIT"]),
+        st.sampled_from(["connection_init", "start", "stop", "ka", "data", "complete", "connection_ack",
+                         "error", "start_ack", "subscribe", "ping", "pong", "connection_terminate",
+                         "CONNECTION_INIT"]),
         SHORT_TEXT, JSON_VALUES,
     )
     messages = st.fixed_dictionaries({"type": types}, optional={
@@ -706,8 +757,33 @@ def appsync_frames(target: Target) -> st.SearchStrategy[str | bytes]:
     )
 
 
-def oversized(frames: list[str | bytes]) -> bool:
-    return any(len(frame.encode() if isinstance(frame, str) else frame) > WS_MAX_MESSAGE for frame in frames)
+def is_oversized(frame: str | bytes) -> bool:
+    return len(frame.encode() if isinstance(frame, str) else frame) > WS_MAX_MESSAGE
+
+
+def send_frames(
+    ws: Connection, frames: list[str | bytes], still_open: Callable[[], object], too_big_sent: list[bool]
+) -> None:
+    """Send the frames. At one larger than the server takes, check that the connection survived the ones
+    before, send it (noting that in `too_big_sent`), and wait for the server to close (a ConnectionClosed,
+    for `closed_with`)."""
+    for frame in frames:
+        note(f"-> {frame[:300]!r}")
+        if is_oversized(frame):
+            still_open()
+            too_big_sent.append(True)
+            ws.send(frame)
+            deadline = time.monotonic() + REQUEST_DEADLINE_S
+            while time.monotonic() < deadline:
+                receive(ws)
+            raise AssertionError(f"the server took a message larger than {WS_MAX_MESSAGE} bytes")
+        ws.send(frame)
+
+
+def refused_as_too_big(code: int | None) -> bool:
+    """1009 (message too big); or no close frame: the server closes while the client is still sending the
+    message, and the client's TCP stack may drop the close frame it had received."""
+    return code in (1009, NO_CLOSE_FRAME)
 
 
 #: RFC 6455's code for a connection that ended without a close frame (the server's handler died).
@@ -738,15 +814,15 @@ def test_random_frames_on_the_appsync_socket(target: Target) -> None:
 
             def interaction() -> None:
                 # WHEN random frames are sent on it
-                for frame in frames:
-                    note(f"-> {frame[:300]!r}")
-                    ws.send(frame)
+                send_frames(ws, frames, lambda: still_usable(ws), too_big_sent)
                 # THEN every answer is from the catalogue and the connection still serves subscriptions
                 still_usable(ws)
 
+            too_big_sent: list[bool] = []
             code = closed_with(interaction)
-        # (a frame larger than the server takes is refused with 1009, message too big)
-        assert code == (1009 if oversized(frames) else None), f"connection closed with {code}"
+        # ... unless a frame was larger than the server takes: then it closes
+        too_big = bool(too_big_sent)
+        assert code is None or (too_big and refused_as_too_big(code)), f"connection closed with {code}"
         new_log_failures(target)
 
     with survives(target):
@@ -786,38 +862,76 @@ def test_random_start_payloads(target: Target) -> None:
         run()
 
 
-def test_random_handshakes(target: Target) -> None:
+@dataclass(frozen=True)
+class Handshake:
+    path: str
+    query: str
+    subprotocols: list[str]
+    headers: dict[str, str]
+    init: dict[str, Any]
+
+
+def handshakes(target: Target) -> st.SearchStrategy[Handshake]:
+    """AppSync's three ways of passing the header object, graphql-transport-ws' connection_init payload,
+    and random subprotocol offers: each with valid, random or nasty credentials."""
     key, host = target.emulator.api_key, target.emulator.host
-    header_objects = st.one_of(st.just({"host": host, "x-api-key": key}), auth_objects(target))
+    header_objects = st.one_of(auth_objects(target), st.just({"host": host, "x-api-key": key}))
     tokens = st.from_regex(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,30}", fullmatch=True)
-    subprotocols = st.lists(st.one_of(
-        st.sampled_from(["graphql-ws", "graphql-transport-ws", "graphql-ws-x"]), tokens,
-        header_objects.map(lambda value: "header-" + _b64url(dumps(value).encode())),
-    ), max_size=3)
-    queries = st.one_of(
-        st.just(""),
-        st.builds(lambda h, p: f"?header={h}&payload={p}", header_objects.map(_b64),
-                  st.sampled_from(["e30=", "", "x"])),
-        st.builds(lambda h: f"?header={quote(h, errors='surrogatepass')}",
-                  st.one_of(SHORT_TEXT, header_objects.map(_b64))),
-        HEADER_TEXT.map(lambda text: "?" + quote(text, safe="=&", errors="surrogatepass")),
-    )
+    known = st.sampled_from(["graphql-ws", "graphql-transport-ws", "graphql-ws-x"])
+    extra_protocols = st.lists(st.one_of(known, tokens), max_size=2)
     ascii_text = HEADER_TEXT.filter(str.isascii)
     http_headers = st.fixed_dictionaries(
         {}, optional={"x-api-key": st.one_of(st.just(key), ascii_text), "authorization": ascii_text})
-    inits = st.one_of(
-        st.sampled_from([{"type": "connection_init"}, {"type": "connection_init", "payload": {"x-api-key": key}}]),
-        st.fixed_dictionaries({"type": st.just("connection_init"), "payload": auth_objects(target)}),
-    )
+    plain_init = st.just({"type": "connection_init"})
+    valid_query = f"?header={_b64({'host': host, 'x-api-key': key})}&payload=e30="
 
-    @fuzz(40)
-    @given(offered=subprotocols, query=queries, headers=http_headers, path=st.sampled_from(REALTIME_PATHS),
-           init=inits)
-    def run(offered: list[str], query: str, headers: dict[str, str], path: str, init: dict[str, Any]) -> None:
+    @st.composite
+    def build(draw: st.DrawFn) -> Handshake:
+        path = draw(st.sampled_from(REALTIME_PATHS))
+        how = draw(st.sampled_from(
+            ["header-subprotocol", "query-string", "http-headers", "transport-ws", "random"]))
+        extra = draw(extra_protocols)
+        if how == "header-subprotocol":  # Amplify JS
+            header = "header-" + _b64url(dumps(draw(header_objects)).encode())
+            return Handshake(path, "", ["graphql-ws", header, *extra], {}, draw(plain_init))
+        if how == "query-string":  # gql
+            query = draw(st.one_of(
+                st.builds(lambda h, p: f"?header={h}&payload={p}", header_objects.map(_b64),
+                          st.sampled_from(["e30=", "", "x"])),
+                st.builds(lambda h: f"?header={quote(h, errors='surrogatepass')}",
+                          st.one_of(SHORT_TEXT, header_objects.map(_b64))),
+                HEADER_TEXT.map(lambda text: "?" + quote(text, safe="=&", errors="surrogatepass")),
+            ))
+            return Handshake(path, query, ["graphql-ws", *extra], {}, draw(plain_init))
+        if how == "http-headers":
+            return Handshake(path, "", ["graphql-ws", *extra], draw(http_headers), draw(plain_init))
+        if how == "transport-ws":
+            init = draw(st.one_of(
+                st.fixed_dictionaries({"type": st.just("connection_init"), "payload": header_objects}),
+                plain_init,
+            ))
+            return Handshake(path, "", ["graphql-transport-ws", *extra], draw(http_headers), init)
+        offered = draw(st.lists(st.one_of(
+            st.sampled_from(["graphql-ws", "graphql-transport-ws"]), tokens,
+            header_objects.map(lambda value: "header-" + _b64url(dumps(value).encode())),
+        ), max_size=3))
+        query = draw(st.sampled_from(["", valid_query]))
+        init = draw(st.one_of(plain_init, st.fixed_dictionaries({"type": st.just("connection_init"),
+                                                                 "payload": header_objects})))
+        return Handshake(path, query, offered, draw(http_headers), init)
+
+    return build()
+
+
+def test_random_handshakes(target: Target) -> None:
+    @fuzz(60)
+    @given(handshake=handshakes(target))
+    def run(handshake: Handshake) -> None:
         begin(target)
         # GIVEN a random handshake (subprotocols, header object, query string, HTTP headers)
         try:
-            ws = appsync_connect(target, path=path, query=query, subprotocols=offered, headers=headers)
+            ws = appsync_connect(target, path=handshake.path, query=handshake.query,
+                                 subprotocols=handshake.subprotocols, headers=handshake.headers)
         except InvalidStatus as exc:  # refused during the upgrade: fine, unless the server failed
             status = exc.response.status_code
         else:
@@ -833,7 +947,7 @@ def test_random_handshakes(target: Target) -> None:
 
             def interaction() -> None:
                 # WHEN it says connection_init
-                ws.send(dumps(init))
+                ws.send(dumps(handshake.init))
                 first.append(receive(ws))
 
             code = closed_with(interaction)
@@ -843,7 +957,7 @@ def test_random_handshakes(target: Target) -> None:
             check_appsync_message(first[0])
             assert first[0]["type"] in ("connection_ack", "connection_error", "ka"), first
         elif first and selected == "graphql-transport-ws":
-            assert first[0].get("type") in TRANSPORT_WS_SERVER_TYPES, first
+            check_transport_ws_message(first[0])
         elif first:
             assert first[0]["type"] == "connection_error", first
             assert first[0]["payload"]["errors"][0]["message"] == "SubProtocolNotSupportedError", first
@@ -885,20 +999,24 @@ def test_random_frames_on_the_transport_ws_socket(target: Target) -> None:
             ack = receive(ws)
             assert ack.get("type") == "connection_ack" and set(ack) <= {"type", "payload"}, ack
 
-            def interaction() -> None:
-                # WHEN random frames are sent, then a ping
-                for frame in frames:
-                    note(f"-> {frame[:300]!r}")
-                    ws.send(frame)
+            def ping() -> None:
                 ws.send(dumps({"type": "ping"}))
-                # THEN answers are the protocol's, up to the pong
                 while check_transport_ws_message(receive(ws))["type"] != "pong":
                     pass
 
+            def interaction() -> None:
+                # WHEN random frames are sent, then a ping
+                send_frames(ws, frames, ping, too_big_sent)
+                # THEN answers are the protocol's, up to the pong
+                ping()
+
+            too_big_sent: list[bool] = []
             code = closed_with(interaction)
         # ... or the server closes with the protocol's own codes for a message it rejects (4400 invalid
-        # message, 4409 duplicate id, 4429 second init ...) or 1009 for a message too big: never dropped
-        assert code is None or 4400 <= code < 4500 or (code == 1009 and oversized(frames)), f"closed with {code}"
+        # message, 4409 duplicate id, 4429 second init ...) or for a message too big: never dropped
+        too_big = bool(too_big_sent)
+        refused = code is not None and (4400 <= code < 4500 or (too_big and refused_as_too_big(code)))
+        assert code is None or refused, f"connection closed with {code}"
         new_log_failures(target)
 
     with survives(target):
@@ -938,8 +1056,8 @@ def _tamper(draw: st.DrawFn, params: list[tuple[str, str]]) -> list[tuple[str, s
         elif op == "duplicate" and index is not None:
             params.insert(draw(st.integers(0, len(params))), (params[index][0], draw(SHORT_TEXT)))
         elif op == "bump-expiry":
-            params = [(k, str(int(v) + draw(st.integers(-10**6, 10**6))) if k == "expires" and v.isdigit() else v)
-                      for k, v in params]
+            shift = draw(st.integers(-(10**6), 10**6))
+            params = [(k, str(int(v) + shift) if k == "expires" and v.isdigit() else v) for k, v in params]
     return params
 
 
@@ -952,10 +1070,11 @@ def storage_requests(target: Target) -> st.SearchStrategy[StorageRequest]:
         path = unquote(parts.path)
         params = parse_qsl(parts.query, keep_blank_values=True)
         if which == "nowhere":
-            params = draw(st.lists(st.tuples(st.one_of(st.sampled_from(SIGNED_PARAMS), SHORT_TEXT), SHORT_TEXT),
-                                   max_size=6))
+            names = st.one_of(st.sampled_from(SIGNED_PARAMS), SHORT_TEXT)
+            params = draw(st.lists(st.tuples(names, SHORT_TEXT), max_size=6))
         params = _tamper(draw, params)
-        segment = st.one_of(SHORT_TEXT, st.sampled_from(["..", ".", "%2e%2e", "%00", "%ff", "a%2Fb", "local"]))
+        segment = st.one_of(
+            SHORT_TEXT, st.sampled_from(["..", ".", "%2e%2e", "%00", "%ff", "a%2Fb", "local"]))
         path = draw(st.one_of(
             st.just(path),
             st.builds(lambda bucket: re.sub(r"^/_storage/[^/]*", f"/_storage/{bucket}", path), segment),
@@ -965,9 +1084,11 @@ def storage_requests(target: Target) -> st.SearchStrategy[StorageRequest]:
         method = draw(st.one_of(st.just("PUT" if which == "put" else "GET"), st.sampled_from(METHODS)))
         headers = draw(st.one_of(
             st.just({"content-type": target.put_content_type}),
-            st.fixed_dictionaries({}, optional={"content-type": HEADER_TEXT.filter(str.isascii),
-                                                "range": st.sampled_from(["bytes=0-1", "bytes=5-2", "bytes=x"]),
-                                                "x-amz-date": HEADER_TEXT.filter(str.isascii)}),
+            st.fixed_dictionaries({}, optional={
+                "content-type": HEADER_TEXT.filter(str.isascii),
+                "range": st.sampled_from(["bytes=0-1", "bytes=5-2", "bytes=x"]),
+                "x-amz-date": HEADER_TEXT.filter(str.isascii),
+            }),
         ))
         body = draw(st.one_of(
             st.binary(max_size=target.put_max_size),
@@ -1002,7 +1123,8 @@ def test_tampered_storage_requests(target: Target) -> None:
         status = response.status_code
         assert status < 500, f"{status}: {response.text[:2000]}"
         ranged = "range" in request.headers
-        assert status in {200, 403, 404, 405, 413} | ({206, 416} if ranged else set()), f"{status}: {response.text[:2000]}"
+        allowed = {200, 403, 404, 405, 413} | ({206, 416} if ranged else set())
+        assert status in allowed, f"{status}: {response.text[:2000]}"
         # S3's refusals are XML (a 404 may also be the router's: no such path)
         xml = "xml" in response.headers.get("content-type", "")
         if request.method != "HEAD" and (status in (403, 413) or (xml and status == 404)):
@@ -1015,7 +1137,8 @@ def test_tampered_storage_requests(target: Target) -> None:
             signed = genuine.get((method, unquote(sent.path)))
             assert signed is not None, f"accepted an unsigned method or path: {request}"
             params = dict(parse_qsl(sent.query, keep_blank_values=True))
-            assert all(params.get(name) == signed[name] for name in SIGNED_PARAMS), f"accepted tampered {params}"
+            tampered = [name for name in SIGNED_PARAMS if params.get(name) != signed[name]]
+            assert not tampered, f"accepted a URL whose {tampered} were changed: {params}"
         new_log_failures(target)
 
     with survives(target):

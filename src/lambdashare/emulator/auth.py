@@ -9,22 +9,19 @@ the caller's mode. Spec: https://docs.aws.amazon.com/appsync/latest/devguide/sec
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from lambdashare.emulator.config import api_key_expiry
 from lambdashare.emulator.identity_provider import InvalidTokenError, UserPool
 
 API_KEY = "API_KEY"
@@ -38,14 +35,6 @@ _SIGV4 = re.compile(
     r"/aws4_request,\s*SignedHeaders=(?P<headers>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
 )
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
-
-
-class _FromEnvironment(enum.Enum):
-    TOKEN = "from the environment"
-
-
-#: `Authenticator(api_key_expires=...)` default: LAMBDASHARE_API_KEY_EXPIRES, read once at construction.
-FROM_ENVIRONMENT = _FromEnvironment.TOKEN
 
 
 class UnauthorizedError(Exception):
@@ -93,12 +82,10 @@ class _SignatureCheck(SigV4Auth):  # type: ignore[misc]  # botocore has no type 
 class Authenticator:
     def __init__(
         self, *, api_key: str, access_key_id: str, secret_access_key: str, region: str, user_pool: UserPool,
-        api_key_expires: datetime | Literal[_FromEnvironment.TOKEN] | None = FROM_ENVIRONMENT,
+        api_key_expires: datetime | None = None,
     ) -> None:
         self._api_key = api_key
-        self._api_key_expires = (
-            api_key_expiry(os.environ) if api_key_expires is FROM_ENVIRONMENT else api_key_expires
-        )
+        self._api_key_expires = api_key_expires
         self._credentials = {access_key_id: Credentials(access_key_id, secret_access_key)}
         self._region = region
         self._user_pool = user_pool

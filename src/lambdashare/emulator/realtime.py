@@ -34,13 +34,24 @@ MAX_SUBSCRIPTIONS = 100
 WS_1000_NORMAL = 1000
 
 
+_INVALID = object()
+
+
+def _json(text: str | bytes) -> Any:
+    """The JSON value of `text`, or `_INVALID`: not JSON, or nested too deep for the parser."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _INVALID
+
+
 def _b64_json(text: str) -> dict[str, Any] | None:
     """Decode a base64 or base64url header object, padded or not."""
     try:
         raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
-        value = json.loads(raw)
     except (binascii.Error, ValueError):
         return None
+    value = _json(raw)
     return value if isinstance(value, dict) else None
 
 
@@ -133,6 +144,10 @@ class RealtimeHandler:
 
     def _authenticate(self, header: Mapping[str, Any], path: str, body: bytes) -> Caller:
         lowered = {str(k).lower(): str(v) for k, v in header.items()}
+        try:
+            "".join((*lowered, *lowered.values())).encode()
+        except UnicodeEncodeError:  # e.g. a lone surrogate from a "\ud800" escape: no credential has one
+            raise UnauthorizedError("the header object is not valid text") from None
         host = lowered.get("host") or self._api_host
         client = self.websocket.client
         return self.runtime.authenticator.authenticate(
@@ -152,10 +167,7 @@ class RealtimeHandler:
             await self.send({"type": "error", "id": subscription_id, "payload": {"errors": entries}})
 
     async def handle_message(self, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
+        message = _json(text)
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.send_error([{"errorType": "UnsupportedOperation", "message": "Message is not a JSON object with a type."}])
             return
@@ -300,13 +312,12 @@ class RealtimeHandler:
 def _parse_request(data: object) -> dict[str, Any] | None:
     if not isinstance(data, str):
         return None
-    try:
-        request = json.loads(data)
-    except ValueError:
-        return None
+    request = _json(data)
     if not isinstance(request, dict) or not isinstance(request.get("query"), str):
         return None
     if not isinstance(request.get("variables") or {}, dict):
+        return None
+    if not isinstance(request.get("operationName") or "", str):
         return None
     return request
 

@@ -50,6 +50,7 @@ class Runtime:
             secret_access_key=config.secret_access_key,
             region=config.region,
             user_pool=self.user_pool,
+            api_key_expires=config.api_key_expires,
         )
         self.broker = Broker()
         self.blobs = FileBlobStore(

@@ -8,6 +8,7 @@ signed like AppSync's connect request); without them, the upgrade request's own 
 from __future__ import annotations
 
 from datetime import timedelta
+from json import JSONDecodeError
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.unset import UnsetType
 
 from lambdashare.emulator.auth import Caller, UnauthorizedError
@@ -32,7 +34,19 @@ class TransportWsContext(RequestContext):
     upgrade_headers: dict[str, str]
 
 
+class _TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    async def handle_message(self, message: Any) -> None:
+        """strawberry expects an object with a type: anything else (null, a list...) is an invalid message
+        (close 4400), not a crash of the connection."""
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        await super().handle_message(message)  # type: ignore[arg-type]
+
+
 class GraphQLTransportWsView(GraphQL):  # type: ignore[type-arg]
+    graphql_transport_ws_handler_class = _TransportWsHandler
+
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(
             runtime.schema,
@@ -41,6 +55,13 @@ class GraphQLTransportWsView(GraphQL):  # type: ignore[type-arg]
             connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.runtime = runtime
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON nested too deep to parse is not JSON either (strawberry then closes with 4400)."""
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            raise JSONDecodeError("nested too deeply", data if isinstance(data, str) else "", 0) from None
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> TransportWsContext:
         context = TransportWsContext(
@@ -58,7 +79,7 @@ class GraphQLTransportWsView(GraphQL):  # type: ignore[type-arg]
             context.caller = self.runtime.authenticator.authenticate(
                 headers, method="POST", url=f"https://{host}/graphql/connect", body=b"{}", source_ip=None
             )
-        except UnauthorizedError:
+        except (UnauthorizedError, UnicodeError):  # UnicodeError: e.g. a lone surrogate, in no credential
             raise ConnectionRejectionError(
                 {"errorType": "UnauthorizedException", "message": UNAUTHORIZED_MESSAGE}
             ) from None

@@ -22,6 +22,8 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lambdashare.emulator.config import EmulatorConfig
+    from lambdashare.emulator.runtime import check_template
+    from lambdashare.emulator.template import TemplateError
 
     public_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     data_dir = Path(args.data_dir).resolve()
@@ -43,6 +45,11 @@ def serve(args: argparse.Namespace) -> int:
     if args.api_key:
         os.environ[API_KEY_ENV] = args.api_key
     config = EmulatorConfig.from_env()
+    try:
+        check_template()
+    except TemplateError as exc:
+        print(f"lambdashare: {exc}", file=sys.stderr)
+        return 2
     ws_url = config.public_url.replace("http", "ws", 1)
     certificate = f"\n  TLS cert   {tls['ssl_certfile']}" if tls else ""
     print(

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import note as _note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -291,7 +291,7 @@ DEEP_JSON = st.builds(lambda depth, nest: deep(depth, *nest), DEPTHS, NESTINGS)
 #: (message too big) on a larger one.
 WS_MAX_MESSAGE = 256 * 1024
 #: Deeply nested JSON that still fits in one WebSocket message.
-FRAME_DEPTHS = st.one_of(st.sampled_from([64, 1_000, 10_000, 30_000]), st.integers(1, 30_000))
+FRAME_DEPTHS = st.one_of(st.sampled_from([64, 1_000, 10_000, 15_000]), st.integers(1, 15_000))
 DEEP_JSON_FRAMES = st.builds(lambda depth, nest: deep(depth, *nest), FRAME_DEPTHS, NESTINGS)
 #: Any text a text frame can carry (UTF-8: no lone surrogates).
 FRAME_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
@@ -835,6 +835,8 @@ def test_random_start_payloads(target: Target) -> None:
     def run(payloads: list[Any], init: bool) -> None:
         begin(target)
         ids = [f"start-{i}" for i in range(len(payloads))]
+        frames = [dumps({"id": i, "type": "start", "payload": p}) for i, p in zip(ids, payloads, strict=True)]
+        assume(not any(is_oversized(frame) for frame in frames))  # test_random_frames_… sends those
         received: list[dict[str, Any]] = []
         with appsync_connect(target) as ws:
 
@@ -844,8 +846,7 @@ def test_random_start_payloads(target: Target) -> None:
                     ws.send(dumps({"type": "connection_init"}))
                     appsync_until(ws, lambda m: m["type"] == "connection_ack")
                 # WHEN starts with random payloads arrive, each with its own id
-                for start_id, payload in zip(ids, payloads, strict=True):
-                    frame = dumps({"id": start_id, "type": "start", "payload": payload})
+                for frame in frames:
                     note(f"-> {frame[:500]!r}")
                     ws.send(frame)
                 received.extend(still_usable(ws))
@@ -1042,19 +1043,29 @@ class StorageRequest:
         return f"{base}{self.path}?{query}" if self.params else f"{base}{self.path}"
 
 
+#: Query-string values: random, and the kinds that break parsers and comparisons.
+PARAM_VALUES = st.one_of(
+    st.sampled_from(["", "é", "\x80", "%", "0", "-1", "9" * 30, "\ud800", " ", "1e3"]),
+    SHORT_TEXT, st.integers().map(str),
+)
+
+
 def _tamper(draw: st.DrawFn, params: list[tuple[str, str]]) -> list[tuple[str, str]]:
     params = list(params)
     for _ in range(draw(st.integers(0, 3))):
-        op = draw(st.sampled_from(["drop", "set", "add", "duplicate", "bump-expiry"]))
+        op = draw(st.sampled_from(["drop", "set", "add", "duplicate", "bump-expiry", "forge-signature"]))
         index = draw(st.integers(0, len(params) - 1)) if params else None
         if op == "drop" and index is not None:
             del params[index]
         elif op == "set" and index is not None:
-            params[index] = (params[index][0], draw(st.one_of(SHORT_TEXT, st.integers().map(str))))
+            params[index] = (params[index][0], draw(PARAM_VALUES))
         elif op == "add":
-            params.append((draw(st.one_of(st.sampled_from(SIGNED_PARAMS), SHORT_TEXT)), draw(SHORT_TEXT)))
+            params.append((draw(st.one_of(st.sampled_from(SIGNED_PARAMS), SHORT_TEXT)), draw(PARAM_VALUES)))
         elif op == "duplicate" and index is not None:
-            params.insert(draw(st.integers(0, len(params))), (params[index][0], draw(SHORT_TEXT)))
+            params.insert(draw(st.integers(0, len(params))), (params[index][0], draw(PARAM_VALUES)))
+        elif op == "forge-signature":
+            forged = draw(st.one_of(HEX_64, PARAM_VALUES))
+            params = [(k, forged if k == "signature" else v) for k, v in params]
         elif op == "bump-expiry":
             shift = draw(st.integers(-(10**6), 10**6))
             params = [(k, str(int(v) + shift) if k == "expires" and v.isdigit() else v) for k, v in params]
@@ -1071,7 +1082,7 @@ def storage_requests(target: Target) -> st.SearchStrategy[StorageRequest]:
         params = parse_qsl(parts.query, keep_blank_values=True)
         if which == "nowhere":
             names = st.one_of(st.sampled_from(SIGNED_PARAMS), SHORT_TEXT)
-            params = draw(st.lists(st.tuples(names, SHORT_TEXT), max_size=6))
+            params = draw(st.lists(st.tuples(names, PARAM_VALUES), max_size=6))
         params = _tamper(draw, params)
         segment = st.one_of(
             SHORT_TEXT, st.sampled_from(["..", ".", "%2e%2e", "%00", "%ff", "a%2Fb", "local"]))
@@ -1122,18 +1133,21 @@ def test_tampered_storage_requests(target: Target) -> None:
         # THEN S3's refusals (or 405 for a method storage has not), never a 5xx
         status = response.status_code
         assert status < 500, f"{status}: {response.text[:2000]}"
+        # (the client resolves `..`: a request may leave /_storage, and meet the router's redirects or the
+        # web app instead)
+        sent = urlsplit(str(response.request.url))
+        storage = unquote(sent.path).startswith("/_storage/")
         ranged = "range" in request.headers
-        allowed = {200, 403, 404, 405, 413} | ({206, 416} if ranged else set())
+        allowed = {200, 307, 403, 404, 405, 413} | ({206, 416} if ranged else set())
         assert status in allowed, f"{status}: {response.text[:2000]}"
         # S3's refusals are XML (a 404 may also be the router's: no such path)
         xml = "xml" in response.headers.get("content-type", "")
         if request.method != "HEAD" and (status in (403, 413) or (xml and status == 404)):
             code = ET.fromstring(response.text).findtext("Code")
             assert code, response.text
-        if status in (200, 206, 416):
+        if storage and status in (200, 206, 416):
             # only a request that is, in every signed part, the one the URL was signed for
             method = "GET" if request.method == "HEAD" else request.method
-            sent = urlsplit(str(response.request.url))
             signed = genuine.get((method, unquote(sent.path)))
             assert signed is not None, f"accepted an unsigned method or path: {request}"
             params = dict(parse_qsl(sent.query, keep_blank_values=True))

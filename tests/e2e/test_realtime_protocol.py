@@ -551,9 +551,10 @@ async def test_an_iam_header_object_at_connect_is_verified(
     # with the emulator's local secret or with another
     header = iam_auth(emulator, secret).get_headers()
 
-    # WHEN the client connects with it
+    # WHEN the client connects with it (and initialises, unless refused: the server closes at once then)
     async with raw_client(emulator, query=f"?header={b64(header)}&payload=e30=") as client:
-        await client.send({"type": "connection_init"})
+        if accepted:
+            await client.send({"type": "connection_init"})
         reply = await client.receive()
 
         # THEN the right signature is acknowledged and the wrong one refused
@@ -562,6 +563,8 @@ async def test_an_iam_header_object_at_connect_is_verified(
         else:
             assert reply["type"] == "connection_error"
             assert reply["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+            with pytest.raises(ConnectionClosed):
+                await client.receive()
 
 
 async def test_a_start_signed_over_other_data_is_refused(emulator: Emulator) -> None:

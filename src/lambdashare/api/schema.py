@@ -2,7 +2,7 @@
 
 As on AppSync, a Lambda data source gets a direct-resolver event and returns JSON; a NONE data
 source returns its arguments; a subscription is fed by the mutations in its `@aws_subscribe`.
-The emulator supplies these through the `DataSources` in the request context.
+The emulator supplies these through the `DataSources` in the request context, wired by template.yaml.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ MAX_TOKENS = 5000
 
 
 class DataSources(Protocol):
-    async def invoke_lambda(self, info: strawberry.Info) -> Any: ...
-
-    def invoke_none(self, info: strawberry.Info) -> Any: ...
+    async def resolve(self, info: strawberry.Info) -> Any: ...
 
     def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]: ...
 
@@ -52,46 +50,46 @@ def _sources(info: strawberry.Info) -> DataSources:
 class Query:
     @strawberry.field
     async def file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.field
     async def files(
         self, info: strawberry.Info, limit: int | None = strawberry.UNSET, next_token: str | None = strawberry.UNSET
     ) -> FileConnection:
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.field
     async def files_by_hash(self, info: strawberry.Info, sha256: str) -> list[File]:
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The file a share token points to, with a fresh downloadUrl.")
     async def shared_file(self, info: strawberry.Info, token: str) -> File | None:
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
 
 @strawberry.type(directives=USERS)
 class Mutation:
     @strawberry.mutation
     async def request_upload(self, info: strawberry.Info, input: RequestUploadInput) -> UploadTicket:  # noqa: A002
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def delete_file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="A link for one file, valid expiresIn seconds (default a day, at most 7).")
     async def share_file(
         self, info: strawberry.Info, id: strawberry.ID, expires_in: int | None = strawberry.UNSET  # noqa: A002
     ) -> Share:
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def revoke_share(self, info: strawberry.Info, token: str) -> bool:
-        return await _sources(info).invoke_lambda(info)  # type: ignore[no-any-return]
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation(directives=[AwsIam()], description="Called by the hasher only.")
-    def publish_file_hashed(self, info: strawberry.Info, input: FileHashedInput) -> File | None:  # noqa: A002
-        return _sources(info).invoke_none(info)  # type: ignore[no-any-return]
+    async def publish_file_hashed(self, info: strawberry.Info, input: FileHashedInput) -> File | None:  # noqa: A002
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
 
 @strawberry.type(directives=USERS)

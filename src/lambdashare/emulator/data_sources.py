@@ -19,10 +19,11 @@ from lambdashare.domain.identity import principal_of
 from lambdashare.emulator.auth import Caller
 from lambdashare.emulator.errors import FieldUnauthorizedError
 from lambdashare.emulator.events import appsync_resolver_event
-from lambdashare.emulator.lambda_runtime import InProcessFunction
+from lambdashare.emulator.dispatcher import Function
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
 from lambdashare.emulator.selection import project, selection_set_list
+from lambdashare.emulator.template import Wiring
 
 
 class RequestContext:
@@ -33,13 +34,15 @@ class RequestContext:
         *,
         caller: Caller,
         headers: Mapping[str, str],
-        resolver: InProcessFunction,
+        functions: Mapping[str, Function],
+        wiring: Wiring,
         broker: Broker,
         rules: SchemaRules,
     ) -> None:
         self.caller = caller
         self.headers = dict(headers)
-        self._resolver = resolver
+        self._functions = functions
+        self._wiring = wiring
         self._broker = broker
         self._rules = rules
 
@@ -49,11 +52,18 @@ class RequestContext:
         if not self._rules.allows(type_name, field_name, self.caller.mode, groups):
             raise FieldUnauthorizedError(type_name, field_name)
 
-    async def invoke_lambda(self, info: strawberry.Info) -> Any:
+    async def resolve(self, info: strawberry.Info) -> Any:
+        """Run the field's data source as template.yaml wires it: a Lambda function, or NONE."""
         raw = info._raw_info
         self._authorize(raw)
+        source = self._wiring.fields[(raw.parent_type.name, raw.field_name)]
+        if source.function is None:
+            return self._none(raw)
+        return await self._functions[source.function].invoke(self._resolver_event(raw))
+
+    def _resolver_event(self, raw: GraphQLResolveInfo) -> dict[str, Any]:
         field_node = raw.field_nodes[0]
-        event = appsync_resolver_event(
+        return appsync_resolver_event(
             field_name=raw.field_name,
             parent_type_name=raw.parent_type.name,
             arguments=_arguments(raw),
@@ -63,11 +73,9 @@ class RequestContext:
             selection_set_list=selection_set_list(field_node.selection_set, raw.fragments),
             selection_set_graphql=print_ast(field_node.selection_set) if field_node.selection_set else "",
         )
-        return await self._resolver.invoke(event)
 
-    def invoke_none(self, info: strawberry.Info) -> Any:
-        raw = info._raw_info
-        self._authorize(raw)
+    def _none(self, raw: GraphQLResolveInfo) -> Any:
+        """A NONE data source returns its input; the result, as the mutation selected it, is published."""
         value = _arguments(raw).get("input")
         published = project(value, raw.field_nodes[0].selection_set, raw.fragments)
         if published is not None:

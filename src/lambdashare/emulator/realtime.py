@@ -260,7 +260,7 @@ class RealtimeHandler:
             context_value=context,
             operation_name=request.get("operationName"),
         )
-        if not isinstance(results, AsyncGenerator):  # strawberry < 0.27x returns pre-execution errors as such
+        if not isinstance(results, AsyncGenerator):  # older strawberry returns pre-execution errors directly
             return [_start_error(e) for e in getattr(results, "errors", None) or ()] or [_NOT_STARTED]
         first = asyncio.create_task(_next(results))
         signal = asyncio.create_task(registered.wait())
@@ -278,6 +278,9 @@ class RealtimeHandler:
             result = first.result()
         except GraphQLError as exc:  # strawberry's parser cache raises syntax errors
             errors = [_start_error(exc)]
+        except Exception:
+            logger.exception("a subscription failed to start")
+            errors = [{"errorType": "InternalFailure", "message": "The subscription could not be started."}]
         else:
             errors = [_start_error(e) for e in getattr(result, "errors", None) or ()]
         await results.aclose()

@@ -10,7 +10,8 @@ import json
 import os
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.http.ides import get_graphql_ide_html
 
@@ -25,24 +26,36 @@ from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFunction
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
+from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, load_wiring
 from lambdashare.schema_export import appsync_sdl
 
 if TYPE_CHECKING:
     from lambdashare.emulator.transport_ws import GraphQLTransportWsView
 
-RESOLVER = "ResolverFunction"
-HASHER = "HasherFunction"
+C = TypeVar("C", bound=RequestContext)
 #: The API's default auth mode; other modes must be named by directives.
 DEFAULT_AUTH_MODE = API_KEY
+TEMPLATE_ENV = "LAMBDASHARE_TEMPLATE"
+TEMPLATE_PATH = Path(__file__).resolve().parents[3] / TEMPLATE_FILE
+#: Settings a user may give the emulator for its functions, over the template's defaults.
+_PASSED_THROUGH = ("LAMBDASHARE_", "POWERTOOLS_")
+
+
+def template_path() -> Path:
+    return Path(os.environ.get(TEMPLATE_ENV) or TEMPLATE_PATH)
+
+
+def check_template() -> None:
+    """Fail early, naming the field, when template.yaml does not wire every field of the schema."""
+    load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE))
 
 
 class Runtime:
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, template: Path | None = None) -> None:
         self.config = config
-        environ = config.function_environ()
-        os.environ.update(environ)  # the in-process resolver reads its settings at cold start, as in Lambda
         self.schema: AppSyncSchema = schema
         self.rules = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
+        self.wiring = load_wiring(template or template_path(), self.rules)
         self.user_pool = UserPool.load_or_create(config.data_dir, config.region)
         self.authenticator = Authenticator(
             api_key=config.api_key,
@@ -56,11 +69,24 @@ class Runtime:
         self.blobs = FileBlobStore(
             config.data_dir, bucket="local", public_url=config.public_url, secret=config.secret
         )
-        self.resolver = InProcessFunction(RESOLVER, "resolvers.app.handler")
-        self.hasher = WorkerPoolFunction(
-            HASHER, "functions.hasher.app.handler", environ=environ, workers=config.hash_workers
-        )
-        self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), {HASHER: self.hasher})
+        self.functions: dict[str, InProcessFunction | WorkerPoolFunction] = {}
+        for name in self.wiring.resolver_functions():
+            # AppSync's resolver runs in this process, one event at a time; it reads its settings
+            # from the environment at cold start, as in Lambda
+            spec = self.wiring.functions[name]
+            os.environ.update(self._environ(spec))
+            self.functions[name] = InProcessFunction(name, spec.handler, timeout_s=min(spec.timeout_s, 30))
+        for name in self.wiring.bucket_notifications:
+            spec = self.wiring.functions[name]
+            self.functions[name] = WorkerPoolFunction(
+                name, spec.handler, environ=self._environ(spec), workers=config.hash_workers, timeout_s=spec.timeout_s
+            )
+        self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
+
+    def _environ(self, spec: FunctionSpec) -> dict[str, str]:
+        """The template's values, then what the user set for the emulator, then the local endpoints."""
+        given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
+        return {**spec.environment, **given, **self.config.function_environ()}
 
     @cached_property
     def transport_ws(self) -> GraphQLTransportWsView:
@@ -68,9 +94,12 @@ class Runtime:
 
         return GraphQLTransportWsView(self)
 
-    def request_context(self, caller: Caller, headers: Mapping[str, str]) -> RequestContext:
-        return RequestContext(
-            caller=caller, headers=headers, resolver=self.resolver, broker=self.broker, rules=self.rules
+    def request_context(
+        self, caller: Caller, headers: Mapping[str, str], context_class: type[C] = RequestContext  # type: ignore[assignment]
+    ) -> C:
+        return context_class(
+            caller=caller, headers=headers, functions=self.functions, wiring=self.wiring, broker=self.broker,
+            rules=self.rules,
         )
 
     @cached_property
@@ -94,5 +123,5 @@ class Runtime:
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
-        self.hasher.close()
-        self.resolver.close()
+        for function in self.functions.values():
+            function.close()

@@ -24,7 +24,7 @@ from lambdashare.adapters.local.file_blob_store import (
 )
 from lambdashare.domain.errors import BlobNotFoundError
 from lambdashare.emulator.events import s3_object_created
-from lambdashare.emulator.runtime import HASHER, Runtime
+from lambdashare.emulator.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ async def put_object(request: Request) -> Response:
     event = s3_object_created(
         bucket=runtime.blobs.bucket, key=grant.key, size=writer.size, etag=etag, region=runtime.config.region
     )
-    await runtime.dispatcher.submit(HASHER, event)
+    for function in runtime.wiring.bucket_notifications:
+        await runtime.dispatcher.submit(function, event)
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 

@@ -64,10 +64,7 @@ class GraphQLTransportWsView(GraphQL):  # type: ignore[type-arg]
             raise JSONDecodeError("nested too deeply", data if isinstance(data, str) else "", 0) from None
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> TransportWsContext:
-        context = TransportWsContext(
-            caller=NOT_AUTHENTICATED, headers={}, resolver=self.runtime.resolver,
-            broker=self.runtime.broker, rules=self.runtime.rules,
-        )
+        context = self.runtime.request_context(NOT_AUTHENTICATED, {}, TransportWsContext)
         context.upgrade_headers = {k.lower(): v for k, v in request.headers.items()}
         return context
 

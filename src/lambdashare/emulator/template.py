@@ -1,0 +1,149 @@
+"""What the emulator learns from `template.yaml`: which function (or NONE data source) serves each
+field, which function the bucket notifies, and each function's handler and environment.
+
+One wiring for AWS and for the emulator, so the two cannot drift. Not responsible for running
+anything: `runtime` builds the functions from this. CloudFormation intrinsics the emulator cannot
+evaluate (`!GetAtt`, `!Sub` of stack values) are left out of the environment; the emulator supplies
+its local values for those settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lambdashare.emulator.schema_rules import SchemaRules
+
+TEMPLATE_FILE = "template.yaml"
+ROOT_TYPES = ("Query", "Mutation")
+
+
+class TemplateError(Exception):
+    """template.yaml does not wire the schema completely, or cannot be read."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (`!Ref X` -> `{"Ref": "X"}`)."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    handler: str
+    timeout_s: float
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSource:
+    """`function` is the logical id of the Lambda behind the field, or None for a NONE data source."""
+
+    function: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    functions: dict[str, FunctionSpec]
+    fields: dict[tuple[str, str], FieldSource]
+    bucket_notifications: tuple[str, ...] = field(default=())
+
+    def resolver_functions(self) -> set[str]:
+        return {source.function for source in self.fields.values() if source.function}
+
+
+def _literal(value: Any, parameters: dict[str, Any]) -> str | None:
+    """A plain value, or a `!Ref` to a parameter with a default; None for anything else."""
+    if isinstance(value, str | int | float | bool):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+        default = parameters[value["Ref"]].get("Default")
+        return None if default is None else str(default)
+    return None
+
+
+def _target(value: Any) -> str | None:
+    """The logical id a `!GetAtt X.Attr` or `!Ref X` points at."""
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+        if "Ref" in value:
+            return str(value["Ref"])
+    return None
+
+
+def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
+    try:
+        template = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateError(f"cannot read {path}: {exc}") from None
+    resources: dict[str, Any] = template.get("Resources") or {}
+    parameters: dict[str, Any] = template.get("Parameters") or {}
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+
+    functions: dict[str, FunctionSpec] = {}
+    notified: list[str] = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = {**globals_fn, **(resource.get("Properties") or {})}
+        variables = {
+            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
+            **((props.get("Environment") or {}).get("Variables") or {}),
+        }
+        environment = {k: v for k, v in ((k, _literal(v, parameters)) for k, v in variables.items()) if v is not None}
+        timeout = _literal(props.get("Timeout", 3), parameters) or "3"
+        functions[logical_id] = FunctionSpec(logical_id, str(props["Handler"]), float(timeout), environment)
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") == "S3":
+                notified.append(logical_id)
+
+    data_sources: dict[str, FieldSource] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::AppSync::DataSource":
+            props = resource.get("Properties") or {}
+            arn = (props.get("LambdaConfig") or {}).get("LambdaFunctionArn")
+            data_sources[logical_id] = FieldSource(_target(arn) if props.get("Type") == "AWS_LAMBDA" else None)
+
+    fields: dict[tuple[str, str], FieldSource] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::AppSync::Resolver":
+            continue
+        props = resource.get("Properties") or {}
+        key = (str(props.get("TypeName")), str(props.get("FieldName")))
+        source = data_sources.get(_target(props.get("DataSourceName")) or "")
+        if source is None:
+            raise TemplateError(f"{logical_id}: its data source is not declared in {path.name}")
+        if key in fields:
+            raise TemplateError(f"{key[0]}.{key[1]} has more than one resolver in {path.name}")
+        fields[key] = source
+
+    missing = sorted(
+        f"{type_name}.{field_name}"
+        for (type_name, field_name) in rules.field_modes
+        if type_name in ROOT_TYPES and (type_name, field_name) not in fields
+    )
+    if missing:
+        raise TemplateError(f"no resolver in {path.name} for: {', '.join(missing)}")
+    unknown = sorted({s.function for s in fields.values() if s.function and s.function not in functions})
+    if unknown:
+        raise TemplateError(f"resolvers use functions not declared in {path.name}: {', '.join(unknown)}")
+    return Wiring(functions, fields, tuple(notified))

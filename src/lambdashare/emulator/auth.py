@@ -105,7 +105,7 @@ class Authenticator:
         raise UnauthorizedError("no credentials")
 
     def _api_key_caller(self, api_key: str) -> Caller:
-        if not hmac.compare_digest(api_key.encode(), self._api_key.encode()):
+        if not hmac.compare_digest(api_key.encode(errors="replace"), self._api_key.encode()):
             raise UnauthorizedError("invalid API key")
         if self._api_key_expires is not None and datetime.now(UTC) >= self._api_key_expires:
             raise UnauthorizedError(f"the API key expired at {self._api_key_expires.isoformat()}")

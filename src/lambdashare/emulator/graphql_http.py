@@ -40,7 +40,7 @@ async def graphql_post(request: Request) -> Response:
         return request_error(413, "PayloadTooLargeException", "Request body is larger than AppSync accepts.")
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python parses
         payload = None
     if (
         not isinstance(payload, dict)

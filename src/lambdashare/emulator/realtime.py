@@ -32,6 +32,8 @@ SUBPROTOCOL = "graphql-ws"
 CONNECTION_TIMEOUT_MS = 300_000
 MAX_SUBSCRIPTIONS = 100
 WS_1000_NORMAL = 1000
+#: How long a refused connection waits for the client's first message before it answers anyway.
+REFUSAL_WAIT_S = 5
 
 
 _INVALID = object()
@@ -124,9 +126,14 @@ class RealtimeHandler:
             self.caller = self._authenticate(connection_header(self.websocket), "/graphql/connect", b"{}")
         except UnauthorizedError as exc:
             logger.info("refused a real-time connection: %s", exc.detail)
+            # answer the client's first message (its connection_init), so a client that writes
+            # before it reads sees the error rather than a closed socket
+            with contextlib.suppress(TimeoutError, WebSocketDisconnect):
+                await asyncio.wait_for(self.websocket.receive(), REFUSAL_WAIT_S)
             await self.send({"type": "connection_error", "payload": {"errors": [
                 {"errorType": "UnauthorizedException", "message": UNAUTHORIZED_MESSAGE, "errorCode": 401}]}})
-            await self.websocket.close(WS_1000_NORMAL)
+            with contextlib.suppress(RuntimeError):
+                await self.websocket.close(WS_1000_NORMAL)
             return
         try:
             while True:

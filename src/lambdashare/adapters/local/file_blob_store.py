@@ -166,7 +166,7 @@ class FileBlobStore:
         except (KeyError, ValueError) as exc:
             raise SignatureError("The URL is missing signed parameters.") from exc
         expected = self._signature(method, key, expires, max_size, content_type, name)
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode(errors="replace")):
             raise SignatureError("The request signature does not match.")
         if time.time() > expires:
             raise ExpiredError("Request has expired.")

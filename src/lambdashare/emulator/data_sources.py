@@ -8,6 +8,7 @@ the field's auth directives first, as AppSync does.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -45,6 +46,8 @@ class RequestContext:
         self._wiring = wiring
         self._broker = broker
         self._rules = rules
+        #: set once a subscription field has registered with the broker (the subscription is live)
+        self.subscribed = asyncio.Event()
 
     def _authorize(self, raw: GraphQLResolveInfo) -> None:
         type_name, field_name = raw.parent_type.name, raw.field_name
@@ -89,7 +92,9 @@ class RequestContext:
         caller = principal_of(self.caller.identity)
         # an owner sees only its own files' events, as the resolvers show only its own files
         scope = {} if caller.admin else {"owner": caller.owner}
-        return aiter(self._broker.subscribe(mutations, _supplied_arguments(raw), scope))
+        subscriber = self._broker.subscribe(mutations, _supplied_arguments(raw), scope)
+        self.subscribed.set()
+        return aiter(subscriber)
 
 
 def _arguments(raw: GraphQLResolveInfo) -> dict[str, Any]:

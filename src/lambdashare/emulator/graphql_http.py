@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from lambdashare.emulator.auth import UnauthorizedError
+from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, request_error, to_appsync_error
 from lambdashare.emulator.runtime import Runtime
 
@@ -65,7 +66,7 @@ async def graphql_post(request: Request) -> Response:
         result = await runtime.schema.execute(
             payload["query"],
             variable_values=payload.get("variables"),
-            context_value=runtime.request_context(caller, headers),
+            context_value=runtime.request_context(caller, headers, RequestContext),
             operation_name=payload.get("operationName"),
             allowed_operation_types=HTTP_OPERATIONS,
         )

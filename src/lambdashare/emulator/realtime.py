@@ -22,6 +22,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from lambdashare.emulator.auth import Caller, UnauthorizedError
+from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
 from lambdashare.emulator.realtime_messages import ErrorEntry, Message, StartMessage
 from lambdashare.emulator.runtime import Runtime
@@ -251,16 +252,8 @@ class RealtimeHandler:
         it fails: so every failure is an `error` with the id, and `start_ack` means live.
 
         Returns the stream and the pending read of its first result, or the error entries."""
-        context = self.runtime.request_context(caller, {})
-        registered = asyncio.Event()
-        subscribe = context.subscribe
-
-        def subscribe_and_signal(info: Any) -> Any:
-            stream = subscribe(info)
-            registered.set()
-            return stream
-
-        context.subscribe = subscribe_and_signal  # type: ignore[method-assign]
+        context = self.runtime.request_context(caller, {}, RequestContext)
+        registered = context.subscribed
         results = await self.runtime.schema.subscribe(
             request["query"],
             variable_values=request.get("variables") or None,

@@ -95,7 +95,7 @@ class Runtime:
         return GraphQLTransportWsView(self)
 
     def request_context(
-        self, caller: Caller, headers: Mapping[str, str], context_class: type[C] = RequestContext  # type: ignore[assignment]
+        self, caller: Caller, headers: Mapping[str, str], context_class: type[C]
     ) -> C:
         return context_class(
             caller=caller, headers=headers, functions=self.functions, wiring=self.wiring, broker=self.broker,

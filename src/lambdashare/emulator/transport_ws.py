@@ -44,7 +44,7 @@ class _TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         await super().handle_message(message)  # type: ignore[arg-type]
 
 
-class GraphQLTransportWsView(GraphQL):  # type: ignore[type-arg]
+class GraphQLTransportWsView(GraphQL[TransportWsContext, None]):
     graphql_transport_ws_handler_class = _TransportWsHandler
 
     def __init__(self, runtime: Runtime) -> None:
@@ -68,7 +68,7 @@ class GraphQLTransportWsView(GraphQL):  # type: ignore[type-arg]
         context.upgrade_headers = {k.lower(): v for k, v in request.headers.items()}
         return context
 
-    async def on_ws_connect(self, context: TransportWsContext) -> UnsetType | dict[str, object] | None:  # type: ignore[override]
+    async def on_ws_connect(self, context: TransportWsContext) -> UnsetType | dict[str, object] | None:
         params = {str(k).lower(): str(v) for k, v in (context.connection_params or {}).items()}
         headers = params if {"x-api-key", "authorization"} & params.keys() else context.upgrade_headers
         host = headers.get("host") or context.upgrade_headers.get("host", "localhost")

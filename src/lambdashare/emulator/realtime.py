@@ -33,6 +33,8 @@ SUBPROTOCOL = "graphql-ws"
 CONNECTION_TIMEOUT_MS = 300_000
 MAX_SUBSCRIPTIONS = 100
 WS_1000_NORMAL = 1000
+#: AppSync's limit on one subscription message.
+MAX_PAYLOAD_BYTES = 240 * 1024
 #: How long a refused connection waits for the client's first message before it answers anyway.
 REFUSAL_WAIT_S = 5
 
@@ -164,9 +166,14 @@ class RealtimeHandler:
         )
 
     async def send(self, message: Message) -> None:
+        text = json.dumps(message, separators=(",", ":"))
+        if message["type"] == "data" and len(text.encode()) > MAX_PAYLOAD_BYTES:
+            # AppSync drops a subscription message over its limit without telling the client
+            logger.warning("dropped a %d-byte subscription message (limit %d)", len(text.encode()), MAX_PAYLOAD_BYTES)
+            return
         async with self._send_lock:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+                await self.websocket.send_text(text)
 
     async def send_error(self, entries: list[ErrorEntry] | list[dict[str, Any]], subscription_id: str | None = None) -> None:
         if subscription_id is None:

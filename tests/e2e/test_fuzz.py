@@ -20,13 +20,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import re
 import subprocess
 import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import httpx
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import note as _note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -47,7 +46,7 @@ from websockets.typing import Subprotocol
 
 from tests.e2e.clients import REQUEST_UPLOAD
 from tests.e2e.conftest import Emulator, _start
-from tests.fuzz_budget import REQUEST_DEADLINE_S, fuzz
+from tests.fuzz_budget import REQUEST_DEADLINE_S, F, fuzz
 from tests.unit.test_schema import APPSYNC_BUILTINS, SCHEMA
 
 pytestmark = [
@@ -256,6 +255,41 @@ def survives(target: Target) -> Iterator[None]:
     assert health.status_code == 200, health.text
     target.log_mark = test_start
     new_log_failures(target)
+
+
+def always_trying(argument: str, values: Iterable[Any], **others: Any) -> Callable[[F], F]:
+    """Explicit examples, tried whatever the budget: `argument` set to each of `values` (`others` fixed)."""
+    def decorate(test: F) -> F:
+        for value in reversed(list(values)):
+            test = example(**{argument: value}, **others)(test)
+        return test
+
+    return decorate
+
+
+#: Bodies that a parser or a framework often gets wrong.
+EDGE_BODIES = [
+    b"", b" ", b"{}", b"null", b"[]", b'""', b"0", b"\xff\xfe", b'{"query":"{ __typename }"',
+    b'{"query":""}', b'{"query":null}', b'{"query":" "}', b'{"query":"\\ud800"}',
+    b'{"query":"{ __typename }","variables":[]}', b'{"query":"{ __typename }","variables":"x"}',
+    b'{"query":"{ __typename }","variables":0}', b'{"query":"{ __typename }","operationName":0}',
+    b'{"query":"{ __typename }","operationName":{}}', b'{"query":"{ __typename }","operationName":"Nope"}',
+    b'{"query":"{ __typename }","variables":null,"operationName":null}',
+    b'{"query":"query A { __typename } query B { __typename }"}',
+    b'{"query":"subscription { onFileHashed { id } }"}',
+]
+#: Frames that a protocol handler often gets wrong (for both WebSocket protocols).
+EDGE_FRAMES = [
+    "", " ", "null", "[]", "0", '"start"', "{}", '{"type": null}', '{"type": 0}', '{"type": ["start"]}',
+    '{"type": "\\ud800"}', '{"type": "start"}', '{"type": "start", "id": "x"}',
+    '{"type": "start", "id": "x", "payload": null}',
+    '{"type": "start", "id": "x", "payload": {"data": null}}',
+    '{"type": "stop"}', '{"type": "stop", "id": {}}', '{"type": "subscribe", "id": "1"}',
+    '{"type": "subscribe", "id": "1", "payload": null}', '{"type": "subscribe", "id": "1", "payload": {}}',
+    '{"type": "connection_init", "payload": null}', '{"type": "connection_init", "payload": []}',
+    '{"type": "ping", "payload": []}', '{"type": "complete", "id": null}',
+    '{"id": "\\ud800", "type": "stop"}',
+]
 
 
 # --- values -----------------------------------------------------------------------------------------
@@ -509,6 +543,7 @@ def test_garbage_bodies(target: Target) -> None:
     @fuzz(100)
     @given(body=GARBAGE_BODIES, content_type=st.sampled_from(
         ["application/json", "text/plain", "application/graphql", "multipart/form-data; boundary=x", ""]))
+    @always_trying("body", EDGE_BODIES, content_type="application/json")
     def run(body: bytes, content_type: str) -> None:
         begin(target)
         # GIVEN any body at all, with the right API key
@@ -805,6 +840,7 @@ def test_random_frames_on_the_appsync_socket(target: Target) -> None:
     @fuzz(30)
     @given(frames=st.lists(appsync_frames(target), min_size=1, max_size=6),
            path=st.sampled_from(REALTIME_PATHS))
+    @always_trying("frames", [[frame] for frame in EDGE_FRAMES], path="/graphql")
     def run(frames: list[str | bytes], path: str) -> None:
         begin(target)
         # GIVEN an acknowledged AppSync real-time connection
@@ -991,6 +1027,7 @@ def test_random_frames_on_the_transport_ws_socket(target: Target) -> None:
 
     @fuzz(30)
     @given(frames=st.lists(frames, min_size=1, max_size=5))
+    @always_trying("frames", [[frame] for frame in EDGE_FRAMES])
     def run(frames: list[str | bytes]) -> None:
         begin(target)
         # GIVEN an acknowledged graphql-transport-ws connection
@@ -1088,7 +1125,7 @@ def storage_requests(target: Target) -> st.SearchStrategy[StorageRequest]:
             SHORT_TEXT, st.sampled_from(["..", ".", "%2e%2e", "%00", "%ff", "a%2Fb", "local"]))
         path = draw(st.one_of(
             st.just(path),
-            st.builds(lambda bucket: re.sub(r"^/_storage/[^/]*", f"/_storage/{bucket}", path), segment),
+            st.builds(lambda bucket: "/".join(["", "_storage", bucket, *path.split("/")[3:]]), segment),
             st.builds(lambda key: f"/_storage/local/{key}", st.lists(segment, max_size=4).map("/".join)),
             st.builds(lambda extra: path + extra, st.sampled_from(["/", "/x", "%20", "/..", "?"])),
         ))

@@ -388,6 +388,8 @@ async def test_body_smaller_than_declared_ends_failed_with_size_mismatch(emulato
         (b"[]", "Unable to parse GraphQL query."),
         (b'{"variables": {}}', "Unable to parse GraphQL query."),
         (b'{"query": 42}', "Unable to parse GraphQL query."),
+        (b'{"query": ""}', "Unable to parse GraphQL query."),
+        (b'{"query": "  \\n "}', "Unable to parse GraphQL query."),
         (b'{"query": "{ files { nextToken } }", "variables": "x"}', "Unable to parse GraphQL query."),
     ],
     ids=[
@@ -397,6 +399,8 @@ async def test_body_smaller_than_declared_ends_failed_with_size_mismatch(emulato
         "array",
         "no-query",
         "query-not-string",
+        "query-empty",
+        "query-blank",
         "variables-not-object",
     ],
 )

@@ -46,6 +46,7 @@ async def graphql_post(request: Request) -> Response:
     if (
         not isinstance(payload, dict)
         or not isinstance(payload.get("query"), str)
+        or not payload["query"].strip()
         or not isinstance(payload.get("variables") or {}, dict)
         or not isinstance(payload.get("operationName") or "", str)
     ):

@@ -323,7 +323,7 @@ def _parse_request(data: object) -> dict[str, Any] | None:
     if not isinstance(data, str):
         return None
     request = _json(data)
-    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+    if not isinstance(request, dict) or not isinstance(request.get("query"), str) or not request["query"].strip():
         return None
     if not isinstance(request.get("variables") or {}, dict):
         return None

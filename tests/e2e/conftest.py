@@ -56,20 +56,27 @@ class Emulator:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lambdashare.cli", "serve", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), "--api-key", self.api_key],
+                 "--data-dir", str(self.data_dir), "--api-key", self.api_key, *self.serve_args()],
                 stdout=log, stderr=subprocess.STDOUT, env=environ,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"emulator exited early:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self.healthy():
+                return
             time.sleep(0.1)
         raise RuntimeError(f"emulator did not become healthy:\n{self.logs()}")
+
+    def serve_args(self) -> list[str]:
+        """Options for `lambdashare serve` beyond port, data dir and key."""
+        return []
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         if self.process is None:

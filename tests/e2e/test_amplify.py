@@ -29,7 +29,7 @@ from typing import IO, Any, NoReturn
 import httpx
 import pytest
 
-from tests.e2e.conftest import STARTUP_TIMEOUT_S, Emulator, free_port
+from tests.e2e.conftest import Emulator, free_port
 
 AMPLIFY_DIR = Path(__file__).resolve().parents[1] / "amplify"
 SCRIPT = AMPLIFY_DIR / "amplify-e2e.mjs"
@@ -61,26 +61,14 @@ class TlsEmulator(Emulator):
         """Trusts the emulator's self-signed certificate, and nothing else."""
         return ssl.create_default_context(cafile=self.cert_path)
 
-    def start(self, **env: str) -> None:
-        self.log_path = self.data_dir.parent / f"emulator-tls-{self.port}-{time.monotonic_ns()}.log"
-        environ = {**os.environ, "LAMBDASHARE_KA_INTERVAL": "2", **env}
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "lambdashare.cli", "serve", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), "--api-key", self.api_key, "--tls"],
-                stdout=log, stderr=subprocess.STDOUT, env=environ,
-            )
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"emulator exited early:\n{self.logs()}")
-            try:  # the certificate is written before the server listens
-                if httpx.get(f"{self.url}/healthz", timeout=1, verify=self.ssl_context()).status_code == 200:
-                    return
-            except (OSError, ssl.SSLError, httpx.HTTPError):
-                pass  # no (complete) certificate yet, or not listening yet
-            time.sleep(0.1)
-        raise RuntimeError(f"emulator did not become healthy over https:\n{self.logs()}")
+    def serve_args(self) -> list[str]:
+        return ["--tls"]
+
+    def healthy(self) -> bool:
+        try:  # the certificate is written before the server listens
+            return httpx.get(f"{self.url}/healthz", timeout=1, verify=self.ssl_context()).status_code == 200
+        except (OSError, ssl.SSLError, httpx.HTTPError):
+            return False  # no (complete) certificate yet, or not listening yet
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import botocore.auth
 import httpx
 import jwt
 import pytest
@@ -47,6 +46,7 @@ from gql.transport.appsync_auth import (
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.exceptions import TransportConnectionFailed, TransportServerError
 
+from tests.clock import botocore_clock
 from tests.e2e.clients import (
     ON_FILE_HASHED,
     REQUEST_UPLOAD,
@@ -192,22 +192,6 @@ def assert_ok(response: httpx.Response) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
     return body
-
-
-@contextmanager
-def botocore_clock(offset: timedelta) -> Iterator[None]:
-    """botocore (and so gql's IAM auth) signs as if its clock were `offset` away from now."""
-    original = botocore.auth.get_current_datetime
-
-    def shifted(remove_tzinfo: bool = True) -> datetime:
-        moved: datetime = original(remove_tzinfo) + offset
-        return moved
-
-    botocore.auth.get_current_datetime = shifted
-    try:
-        yield
-    finally:
-        botocore.auth.get_current_datetime = original
 
 
 def sigv4_headers(emulator: Emulator, body: bytes, credentials: Credentials | None = None,

@@ -289,7 +289,8 @@ EDGE_FRAMES = [
     '{"type": "stop"}', '{"type": "stop", "id": {}}', '{"type": "subscribe", "id": "1"}',
     '{"type": "subscribe", "id": "1", "payload": null}', '{"type": "subscribe", "id": "1", "payload": {}}',
     '{"type": "connection_init", "payload": null}', '{"type": "connection_init", "payload": []}',
-    '{"type": "ping", "payload": []}', '{"type": "complete", "id": null}',
+    '{"type": "ping", "payload": []}', '{"type": "complete", "id": null}', '{"type": "complete", "id": []}',
+    '{"type": "subscribe", "id": {}, "payload": {"query": "{ __typename }"}}',
     '{"id": "\\ud800", "type": "stop"}',
 ]
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import botocore.auth
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -37,6 +35,7 @@ from lambdashare.emulator.auth import (
 from lambdashare.emulator.config import API_KEY_EXPIRES_ENV, EmulatorConfig, api_key_expiry, parse_expiry
 from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.settings import DATA_DIR_ENV, ConfigError
+from tests.clock import botocore_clock
 
 ACCESS_KEY = "AKIALOCALUNITTEST01"
 SECRET_KEY = "unit/test+secret0123456789abcdefghijklmn"
@@ -59,22 +58,6 @@ def auth(user_pool: UserPool) -> Authenticator:
         api_key=API_KEY_VALUE, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY, region=REGION,
         user_pool=user_pool, api_key_expires=None,
     )
-
-
-@contextmanager
-def botocore_clock(offset: timedelta) -> Iterator[None]:
-    """botocore signs as if its clock were `offset` away from now."""
-    original = botocore.auth.get_current_datetime
-
-    def shifted(remove_tzinfo: bool = True) -> datetime:
-        moved: datetime = original(remove_tzinfo) + offset
-        return moved
-
-    botocore.auth.get_current_datetime = shifted
-    try:
-        yield
-    finally:
-        botocore.auth.get_current_datetime = original
 
 
 def sign_http(

@@ -36,12 +36,29 @@ class TransportWsContext(RequestContext):
 
 class _TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     async def handle_message(self, message: Any) -> None:
-        """strawberry expects an object with a type: anything else (null, a list...) is an invalid message
-        (close 4400), not a crash of the connection."""
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        """strawberry trusts a message's shape: anything it would crash on is an invalid message (close
+        4400), not a dropped connection."""
+        if not _well_formed(message):
             await self.handle_invalid_message("Failed to parse message")
             return
-        await super().handle_message(message)  # type: ignore[arg-type]
+        await super().handle_message(message)
+
+
+def _well_formed(message: Any) -> bool:
+    """An object whose type is encodable text; for subscribe/complete a string id; for subscribe a
+    payload object with a string query."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    try:
+        message["type"].encode()
+    except UnicodeEncodeError:  # a lone surrogate: not text a close reason can carry
+        return False
+    if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return False
+    if message["type"] == "subscribe":
+        payload = message.get("payload")
+        return isinstance(payload, dict) and isinstance(payload.get("query"), str)
+    return True
 
 
 class GraphQLTransportWsView(GraphQL[TransportWsContext, None]):

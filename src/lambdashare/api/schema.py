@@ -13,13 +13,9 @@ from typing import Any, Protocol
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
@@ -33,6 +29,15 @@ from lambdashare.api.types import File, FileConnection, FileHashedInput, Request
 MAX_QUERY_DEPTH = 10
 MAX_ALIASES = 50
 MAX_TOKENS = 5000
+
+
+class RequestBounds(AddValidationRules):
+    """The depth and alias bounds as validation rules made once, so ValidationCache can hit."""
+
+    RULES = (depth_rule(MAX_QUERY_DEPTH, None, None), aliases_rule(MAX_ALIASES))
+
+    def __init__(self) -> None:
+        super().__init__(list(self.RULES))
 
 
 class DataSources(Protocol):
@@ -129,11 +134,5 @@ schema = AppSyncSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(default_resolver=resolve_from_json, scalar_map=SCALARS),
-    extensions=[
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        ParserCache,
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        ValidationCache,
-    ],
+    extensions=[lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), ParserCache, RequestBounds, ValidationCache],
 )

@@ -35,7 +35,7 @@ schema-check: install
 	$(BIN)/lambdashare export-schema --output schema.graphql --check
 
 lint: install
-	$(BIN)/ruff check src resolvers functions tests bench
+	$(BIN)/ruff check src resolvers functions tests bench scripts && $(BIN)/ruff format --check src resolvers functions tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy

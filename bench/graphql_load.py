@@ -40,9 +40,20 @@ def _free_port() -> int:
 def start_emulator(data_dir: str, api_key: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "lambdashare.cli", "serve", "--port", str(port), "--data-dir", data_dir,
-         "--api-key", api_key],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "lambdashare.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            data_dir,
+            "--api-key",
+            api_key,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -57,7 +68,7 @@ def start_emulator(data_dir: str, api_key: str) -> tuple[subprocess.Popen[bytes]
 
 
 async def seed_file(session: aiohttp.ClientSession, url: str, api_key: str) -> str:
-    mutation = "mutation { requestUpload(input: {name: \"bench.bin\", size: 3}) { file { id } url method headers } }"
+    mutation = 'mutation { requestUpload(input: {name: "bench.bin", size: 3}) { file { id } url method headers } }'
     async with session.post(f"{url}/graphql", json={"query": mutation}, headers={"x-api-key": api_key}) as response:
         ticket = (await response.json())["data"]["requestUpload"]
     headers = json.loads(ticket["headers"] or "{}")
@@ -66,7 +77,9 @@ async def seed_file(session: aiohttp.ClientSession, url: str, api_key: str) -> s
     return str(ticket["file"]["id"])
 
 
-async def closed_loop(url: str, api_key: str, file_id: str, clients: int, seconds: float, warmup: float) -> dict[str, Any]:
+async def closed_loop(
+    url: str, api_key: str, file_id: str, clients: int, seconds: float, warmup: float
+) -> dict[str, Any]:
     body = json.dumps({"query": QUERY, "variables": {"id": file_id}}).encode()
     headers = {"x-api-key": api_key, "content-type": "application/json"}
     latencies: list[float] = []
@@ -130,7 +143,11 @@ def main() -> int:
     at_16 = next(r for r in rows if r["clients"] == 16)
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "query": QUERY,
         "seconds_per_level": args.seconds,
         "levels": rows,
@@ -144,8 +161,10 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     for row in rows:
-        print(f"{row['clients']:>3} clients: {row['req_per_s']:>8} req/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms"
-              f"  errors {row['errors']}")
+        print(
+            f"{row['clients']:>3} clients: {row['req_per_s']:>8} req/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms"
+            f"  errors {row['errors']}"
+        )
     return 0
 
 

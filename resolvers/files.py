@@ -21,13 +21,13 @@ def _view(record: FileRecord, *, download: bool) -> dict[str, Any]:
 
 
 @router.resolver(type_name="Query", field_name="file")
-def get_file(id: str) -> dict[str, Any] | None:  # noqa: A002 - GraphQL argument name
+def get_file(id: str) -> dict[str, Any] | None:
     record = files.get_file(ports().table, id, caller(router))
     return _view(record, download=selects(router, "downloadUrl")) if record else None
 
 
 @router.resolver(type_name="Query", field_name="files")
-def list_files(limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
+def list_files(limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:
     p = ports()
     records, token = files.list_files(
         p.table, caller=caller(router), limit=limit, next_token=nextToken, secret=p.settings.secret
@@ -43,7 +43,7 @@ def files_by_hash(sha256: str) -> list[dict[str, Any]]:
 
 
 @router.resolver(type_name="Mutation", field_name="deleteFile")
-def delete_file(id: str) -> dict[str, Any] | None:  # noqa: A002 - GraphQL argument name
+def delete_file(id: str) -> dict[str, Any] | None:
     p = ports()
     record = files.delete_file(p.table, p.blobs, id, caller(router))
     return record.to_graphql() if record else None

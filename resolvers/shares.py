@@ -13,7 +13,7 @@ router = Router()
 
 
 @router.resolver(type_name="Mutation", field_name="shareFile")
-def share_file(id: str, expiresIn: int | None = None) -> dict[str, Any]:  # noqa: A002, N803
+def share_file(id: str, expiresIn: int | None = None) -> dict[str, Any]:
     return shares.share_file(ports().table, id, caller(router), expiresIn)
 
 

@@ -16,7 +16,7 @@ metrics = Metrics()
 
 
 @router.resolver(type_name="Mutation", field_name="requestUpload")
-def request_upload(input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - GraphQL argument name
+def request_upload(input: dict[str, Any]) -> dict[str, Any]:
     p = ports()
     ticket = files.request_upload(
         p.table,

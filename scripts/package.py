@@ -209,9 +209,19 @@ def _smoke_test(artifact: Artifact) -> None:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         subprocess.run(
-            [sys.executable, "-S", "-B", "-c", _SMOKE_CODE, str(artifact.path), runtime_dir,
-             ",".join(SMOKE_IMPORTS), ",".join(SMOKE_PACKAGES)],
-            check=True, env=env,
+            [
+                sys.executable,
+                "-S",
+                "-B",
+                "-c",
+                _SMOKE_CODE,
+                str(artifact.path),
+                runtime_dir,
+                ",".join(SMOKE_IMPORTS),
+                ",".join(SMOKE_PACKAGES),
+            ],
+            check=True,
+            env=env,
         )
 
 
@@ -232,10 +242,22 @@ def build(artifact: Artifact) -> None:
     platform_args = [arg for p in artifact.platforms for arg in ("--platform", p)]
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
             "--no-compile",  # .pyc for this machine's Python would be dead weight in Lambda
-            "--only-binary=:all:", "--implementation", "cp", "--python-version", artifact.python_version,
-            *platform_args, "--target", str(target), *requirements(),
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            artifact.python_version,
+            *platform_args,
+            "--target",
+            str(target),
+            *requirements(),
         ],
         check=True,
     )
@@ -254,8 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = []
     for artifact in artifacts():
-        print(f"building {artifact.code_uri}/ for {artifact.runtime} {artifact.architecture} "
-              f"({', '.join(artifact.functions)}): {' '.join(requirements())}", flush=True)
+        print(
+            f"building {artifact.code_uri}/ for {artifact.runtime} {artifact.architecture} "
+            f"({', '.join(artifact.functions)}): {' '.join(requirements())}",
+            flush=True,
+        )
         build(artifact)
         if not args.no_smoke_test:
             _smoke_test(artifact)

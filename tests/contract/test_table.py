@@ -141,9 +141,7 @@ def test_query_by_sha256_finds_every_item_with_that_hash_oldest_first(table: Tab
     pending = new_item(created_at=at(4))
     for item in (hashed, failed, later, other, pending):
         table.put_item(item)
-    later = table.update_item(
-        later["id"], {"status": "HASHED", "hashes": hashes(SHA_A)}, status_in={"PENDING"}
-    )
+    later = table.update_item(later["id"], {"status": "HASHED", "hashes": hashes(SHA_A)}, status_in={"PENDING"})
     # WHEN looking up A
     found = table.query_by_sha256(SHA_A, 10)
     # THEN all three come back, oldest first, and `limit` cuts the list

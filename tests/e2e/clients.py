@@ -61,7 +61,9 @@ def send_bytes(ticket: dict[str, Any], body: bytes, **overrides: Any) -> httpx.R
 
 
 def file_by_id(emulator: Emulator, file_id: str) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = data(emulator, f"query F($id: ID!) {{ file(id: $id) {{ {FILE_FIELDS} }} }}", {"id": file_id})["file"]
+    found: dict[str, Any] | None = data(
+        emulator, f"query F($id: ID!) {{ file(id: $id) {{ {FILE_FIELDS} }} }}", {"id": file_id}
+    )["file"]
     return found
 
 
@@ -153,9 +155,7 @@ def wait_for_file(
 # --- helpers for the real-time protocol and subscription semantics tests ---------------------------
 
 
-def sigv4_graphql(
-    emulator: Emulator, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def sigv4_graphql(emulator: Emulator, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     """POST signed with SigV4 as the hasher signs (the emulator's local IAM credentials, service appsync)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -168,9 +168,7 @@ def sigv4_graphql(
         method="POST", url=emulator.graphql_url, data=body, headers={"content-type": "application/json"}
     )
     SigV4Auth(credentials, "appsync", "us-east-1").add_auth(signed)
-    response = httpx.post(
-        emulator.graphql_url, content=body.encode(), headers=dict(signed.headers), timeout=30
-    )
+    response = httpx.post(emulator.graphql_url, content=body.encode(), headers=dict(signed.headers), timeout=30)
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
@@ -182,8 +180,16 @@ PUBLISHED_FIELDS = "id name size contentType owner status hashes { md5 sha1 sha2
 def file_hashed_input(file_id: str, **fields: Any) -> dict[str, Any]:
     """A `FileHashedInput` for a made-up HASHED file (publishFileHashed does not read the table)."""
     digests = {name: f"{name}-of-{file_id}" for name in ("md5", "sha1", "sha256", "sha512")}
-    return {"id": file_id, "name": f"{file_id}.bin", "size": 3, "status": "HASHED",
-            "createdAt": "2024-01-02T03:04:05.678Z", "hashes": digests, "error": None, **fields}
+    return {
+        "id": file_id,
+        "name": f"{file_id}.bin",
+        "size": 3,
+        "status": "HASHED",
+        "createdAt": "2024-01-02T03:04:05.678Z",
+        "hashes": digests,
+        "error": None,
+        **fields,
+    }
 
 
 async def publish_file_hashed(

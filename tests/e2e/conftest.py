@@ -55,9 +55,22 @@ class Emulator:
         environ = {**os.environ, "LAMBDASHARE_KA_INTERVAL": "2", **env}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "lambdashare.cli", "serve", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), "--api-key", self.api_key, *self.serve_args()],
-                stdout=log, stderr=subprocess.STDOUT, env=environ,
+                [
+                    sys.executable,
+                    "-m",
+                    "lambdashare.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--api-key",
+                    self.api_key,
+                    *self.serve_args(),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environ,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -100,9 +113,7 @@ class Emulator:
 
 
 def _start(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Emulator]:
-    emulator = Emulator(
-        data_dir=tmp_path_factory.mktemp(name) / "data", port=free_port(), api_key=f"da2-test{name}key"
-    )
+    emulator = Emulator(data_dir=tmp_path_factory.mktemp(name) / "data", port=free_port(), api_key=f"da2-test{name}key")
     emulator.start()
     try:
         yield emulator

@@ -104,7 +104,10 @@ def amplify_node() -> str:
         if not (INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == wanted):
             result = subprocess.run(
                 [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                cwd=AMPLIFY_DIR, capture_output=True, text=True, timeout=NPM_TIMEOUT_S,
+                cwd=AMPLIFY_DIR,
+                capture_output=True,
+                text=True,
+                timeout=NPM_TIMEOUT_S,
             )
             if result.returncode != 0:
                 output = f"{result.stdout}\n{result.stderr}"
@@ -196,9 +199,19 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
     stderr_path = tmp_path / "amplify-stderr.jsonl"
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
-            [amplify_node, str(SCRIPT), tls_emulator.graphql_url, tls_emulator.api_key, str(len(body)),
-             str(NODE_TIMEOUT_S * 1000)],
-            cwd=AMPLIFY_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            [
+                amplify_node,
+                str(SCRIPT),
+                tls_emulator.graphql_url,
+                tls_emulator.api_key,
+                str(len(body)),
+                str(NODE_TIMEOUT_S * 1000),
+            ],
+            cwd=AMPLIFY_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
             env={**os.environ, "NODE_EXTRA_CA_CERTS": str(tls_emulator.cert_path)},
         )
     node = NodeProcess(process, stderr_path)
@@ -209,8 +222,12 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
 
         # WHEN the bytes are sent as the ticket says
         response = httpx.request(
-            ticket["method"], ticket["url"], headers=json.loads(ticket["headers"] or "{}"), content=body,
-            timeout=60, verify=tls_emulator.ssl_context(),
+            ticket["method"],
+            ticket["url"],
+            headers=json.loads(ticket["headers"] or "{}"),
+            content=body,
+            timeout=60,
+            verify=tls_emulator.ssl_context(),
         )
         assert response.status_code == 200, response.text
 

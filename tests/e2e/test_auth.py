@@ -90,7 +90,10 @@ def cli_token(emulator: Emulator, *args: str) -> str:
     """`lambdashare token ... --data-dir <the emulator's>`: exactly one line on stdout, nothing on stderr."""
     done = subprocess.run(
         [sys.executable, "-m", "lambdashare.cli", "token", *args, "--data-dir", str(emulator.data_dir)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
@@ -98,14 +101,17 @@ def cli_token(emulator: Emulator, *args: str) -> str:
     return done.stdout.strip()
 
 
-def claims(
-    emulator: Emulator, token_use: str = "id", user: str = "mallory", **overrides: Any
-) -> dict[str, Any]:
+def claims(emulator: Emulator, token_use: str = "id", user: str = "mallory", **overrides: Any) -> dict[str, Any]:
     """Cognito-shaped claims for the emulator's pool; an override of `_DROP` removes a claim."""
     pool, now = pool_of(emulator), int(time.time())
     made: dict[str, Any] = {
-        "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{pool['issuer']}/{user}")), "iss": pool["issuer"],
-        "token_use": token_use, "auth_time": now, "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4()),
+        "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{pool['issuer']}/{user}")),
+        "iss": pool["issuer"],
+        "token_use": token_use,
+        "auth_time": now,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": str(uuid.uuid4()),
     }
     if token_use == "id":
         made.update({"aud": pool["client_id"], "cognito:username": user})
@@ -117,8 +123,7 @@ def claims(
 
 def signed(emulator: Emulator, payload: dict[str, Any], key: RSAPrivateKey | None = None) -> str:
     """RS256 under the pool's kid, with the pool's key unless another is given."""
-    return jwt.encode(payload, key or pool_key(emulator), algorithm="RS256",
-                      headers={"kid": pool_of(emulator)["kid"]})
+    return jwt.encode(payload, key or pool_key(emulator), algorithm="RS256", headers={"kid": pool_of(emulator)["kid"]})
 
 
 def b64url(data: bytes) -> str:
@@ -132,8 +137,10 @@ def unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes =
 def alg_confusion(emulator: Emulator) -> str:
     """HS256 with the pool's *public* key as the HMAC secret: accepted only by a verifier trusting `alg`."""
     header, payload = {"alg": "HS256", "typ": "JWT", "kid": pool_of(emulator)["kid"]}, claims(emulator)
-    public_pem = pool_key(emulator).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    public_pem = (
+        pool_key(emulator)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     signing_input = unsigned(header, payload).rsplit(".", 1)[0]
     return unsigned(header, payload, hmac.digest(public_pem, signing_input.encode(), "sha256"))
@@ -171,8 +178,9 @@ def bad_tokens(emulator: Emulator) -> dict[str, str]:
 # --- HTTP -------------------------------------------------------------------------------------------
 
 
-def post(emulator: Emulator, headers: dict[str, str], query: str = FILES,
-         variables: dict[str, Any] | None = None) -> httpx.Response:
+def post(
+    emulator: Emulator, headers: dict[str, str], query: str = FILES, variables: dict[str, Any] | None = None
+) -> httpx.Response:
     body = {"query": query, "variables": variables or {}}
     return httpx.post(emulator.graphql_url, json=body, headers=headers, timeout=TIMEOUT_S)
 
@@ -194,17 +202,25 @@ def assert_ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def sigv4_headers(emulator: Emulator, body: bytes, credentials: Credentials | None = None,
-                  offset: timedelta = timedelta(0)) -> dict[str, str]:
-    request = AWSRequest(method="POST", url=emulator.graphql_url, data=body,
-                         headers={"content-type": "application/json"})
+def sigv4_headers(
+    emulator: Emulator, body: bytes, credentials: Credentials | None = None, offset: timedelta = timedelta(0)
+) -> dict[str, str]:
+    request = AWSRequest(
+        method="POST", url=emulator.graphql_url, data=body, headers={"content-type": "application/json"}
+    )
     with botocore_clock(offset):
         SigV4Auth(credentials or iam_credentials(emulator), "appsync", REGION).add_auth(request)
     return dict(request.headers)
 
 
-def post_signed(emulator: Emulator, query: str, variables: dict[str, Any] | None = None, *,
-                credentials: Credentials | None = None, offset: timedelta = timedelta(0)) -> httpx.Response:
+def post_signed(
+    emulator: Emulator,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    credentials: Credentials | None = None,
+    offset: timedelta = timedelta(0),
+) -> httpx.Response:
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     headers = sigv4_headers(emulator, body, credentials, offset)
     return httpx.post(emulator.graphql_url, content=body, headers=headers, timeout=TIMEOUT_S)
@@ -231,7 +247,8 @@ async def first_message(emulator: Emulator, auth: AppSyncAuthentication) -> dict
     """Connect exactly as gql does (`?header=<auth's header object>&payload=e30=`) and return the server's
     first message; after a connection_error, check that the server closes."""
     async with websockets.connect(
-        auth.get_auth_url(emulator.ws_url), subprotocols=[websockets.Subprotocol("graphql-ws")],
+        auth.get_auth_url(emulator.ws_url),
+        subprotocols=[websockets.Subprotocol("graphql-ws")],
         open_timeout=TIMEOUT_S,
     ) as ws:
         async with asyncio.timeout(TIMEOUT_S):
@@ -245,7 +262,8 @@ async def first_message(emulator: Emulator, auth: AppSyncAuthentication) -> dict
 async def assert_socket_refused(emulator: Emulator, auth: AppSyncAuthentication) -> None:
     """Refused at connect: AppSync's connection_error then a close (raw), and gql's transport never opens."""
     assert await first_message(emulator, auth) == {
-        "type": "connection_error", "payload": {"errors": [{**UNAUTHORIZED, "errorCode": 401}]},
+        "type": "connection_error",
+        "payload": {"errors": [{**UNAUTHORIZED, "errorCode": 401}]},
     }
     subscribers = await subscriber_count(emulator)
     transport = AppSyncWebsocketsTransport(url=emulator.ws_url, auth=auth, connect_timeout=TIMEOUT_S)
@@ -260,13 +278,15 @@ async def assert_socket_refused(emulator: Emulator, auth: AppSyncAuthentication)
 
 async def assert_socket_accepted(emulator: Emulator, auth: AppSyncAuthentication) -> None:
     async with websockets.connect(
-        auth.get_auth_url(emulator.ws_url), subprotocols=[websockets.Subprotocol("graphql-ws")],
+        auth.get_auth_url(emulator.ws_url),
+        subprotocols=[websockets.Subprotocol("graphql-ws")],
         open_timeout=TIMEOUT_S,
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         async with asyncio.timeout(TIMEOUT_S):
             assert json.loads(await ws.recv()) == {
-                "type": "connection_ack", "payload": {"connectionTimeoutMs": 300000},
+                "type": "connection_ack",
+                "payload": {"connectionTimeoutMs": 300000},
             }
 
 
@@ -274,7 +294,8 @@ async def assert_socket_accepted(emulator: Emulator, auth: AppSyncAuthentication
 async def api_key_socket(emulator: Emulator) -> AsyncIterator[websockets.ClientConnection]:
     """A raw AppSync connection authorised with the API key, acknowledged."""
     async with websockets.connect(
-        key_auth(emulator).get_auth_url(emulator.ws_url), subprotocols=[websockets.Subprotocol("graphql-ws")],
+        key_auth(emulator).get_auth_url(emulator.ws_url),
+        subprotocols=[websockets.Subprotocol("graphql-ws")],
         open_timeout=TIMEOUT_S,
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
@@ -293,8 +314,15 @@ async def receive(ws: websockets.ClientConnection) -> dict[str, Any]:
 
 async def start(ws: websockets.ClientConnection, subscription_id: str, authorization: dict[str, Any]) -> None:
     data = json.dumps({"query": ON_FILE_HASHED, "variables": {"id": f"file-{uuid.uuid4()}"}})
-    await ws.send(json.dumps({"id": subscription_id, "type": "start",
-                              "payload": {"data": data, "extensions": {"authorization": authorization}}}))
+    await ws.send(
+        json.dumps(
+            {
+                "id": subscription_id,
+                "type": "start",
+                "payload": {"data": data, "extensions": {"authorization": authorization}},
+            }
+        )
+    )
 
 
 # --- JWTs refused ---------------------------------------------------------------------------------
@@ -302,8 +330,7 @@ async def start(ws: websockets.ClientConnection, subscription_id: str, authoriza
 
 @pytest.mark.parametrize("case", list(BAD_TOKENS))
 @pytest.mark.parametrize("scheme", ["", "Bearer "], ids=["raw", "bearer"])
-def test_a_bad_jwt_is_refused_over_http(emulator: Emulator, bad_tokens: dict[str, str], case: str,
-                                        scheme: str) -> None:
+def test_a_bad_jwt_is_refused_over_http(emulator: Emulator, bad_tokens: dict[str, str], case: str, scheme: str) -> None:
     # GIVEN a JWT that is wrong in one way, in the Authorization header
     headers = {"Authorization": f"{scheme}{bad_tokens[case]}"}
 
@@ -316,8 +343,9 @@ def test_a_bad_jwt_is_refused_over_http(emulator: Emulator, bad_tokens: dict[str
 
 
 @pytest.mark.parametrize("case", list(BAD_TOKENS))
-async def test_a_bad_jwt_is_refused_at_socket_connect(emulator: Emulator, bad_tokens: dict[str, str],
-                                                      case: str) -> None:
+async def test_a_bad_jwt_is_refused_at_socket_connect(
+    emulator: Emulator, bad_tokens: dict[str, str], case: str
+) -> None:
     # GIVEN gql's AppSync JWT auth holding a bad token
     auth = jwt_auth(emulator, bad_tokens[case])
 
@@ -325,8 +353,7 @@ async def test_a_bad_jwt_is_refused_at_socket_connect(emulator: Emulator, bad_to
     await assert_socket_refused(emulator, auth)
 
 
-async def test_a_bad_jwt_in_a_start_is_refused_for_that_start(emulator: Emulator,
-                                                              bad_tokens: dict[str, str]) -> None:
+async def test_a_bad_jwt_in_a_start_is_refused_for_that_start(emulator: Emulator, bad_tokens: dict[str, str]) -> None:
     # GIVEN a connection authorised with the API key
     async with api_key_socket(emulator) as ws:
         for number, case in enumerate(BAD_TOKENS):
@@ -335,7 +362,9 @@ async def test_a_bad_jwt_in_a_start_is_refused_for_that_start(emulator: Emulator
 
             # THEN that start gets an error for its id: UnauthorizedException, and no start_ack
             assert await receive(ws) == {
-                "type": "error", "id": f"bad-{number}", "payload": {"errors": [UNAUTHORIZED]},
+                "type": "error",
+                "id": f"bad-{number}",
+                "payload": {"errors": [UNAUTHORIZED]},
             }, case
         # AND the connection still serves a start with valid credentials
         await start(ws, "good", jwt_auth(emulator, cli_token(emulator, "--user", "alice")).get_headers("{}"))
@@ -346,7 +375,10 @@ def test_a_token_from_another_data_dir_is_refused(emulator: Emulator, tmp_path: 
     # GIVEN a valid token of another data dir's user pool (another key, pool and client)
     done = subprocess.run(
         [sys.executable, "-m", "lambdashare.cli", "token", "--user", "alice", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
 
     # WHEN / THEN this emulator refuses it
@@ -370,19 +402,22 @@ def test_a_valid_jwt_is_accepted_over_http(emulator: Emulator, token_use: str, s
 
 
 @pytest.mark.parametrize("token_use", ["id", "access", "bearer access"])
-async def test_a_valid_jwt_subscribes_and_receives_its_upload_hashed(
-    emulator: Emulator, token_use: str
-) -> None:
+async def test_a_valid_jwt_subscribes_and_receives_its_upload_hashed(emulator: Emulator, token_use: str) -> None:
     # GIVEN a user's token, an upload ticket requested with it, and a gql AppSync subscription with it
     token = cli_token(emulator, "--user", f"subscriber-{uuid.uuid4()}", "--token-use", token_use.split()[-1])
     authorization = f"Bearer {token}" if token_use.startswith("bearer") else token
     body = os.urandom(4096)
-    response = post(emulator, {"Authorization": authorization}, REQUEST_UPLOAD,
-                    {"input": {"name": "mine.bin", "size": len(body)}})
+    response = post(
+        emulator,
+        {"Authorization": authorization},
+        REQUEST_UPLOAD,
+        {"input": {"name": "mine.bin", "size": len(body)}},
+    )
     ticket = assert_ok(response)["data"]["requestUpload"]
     file_id = ticket["file"]["id"]
-    transport = AppSyncWebsocketsTransport(url=emulator.ws_url, auth=jwt_auth(emulator, authorization),
-                                           keep_alive_timeout=TIMEOUT_S)
+    transport = AppSyncWebsocketsTransport(
+        url=emulator.ws_url, auth=jwt_auth(emulator, authorization), keep_alive_timeout=TIMEOUT_S
+    )
     async with subscription(emulator, transport, ON_FILE_HASHED, {"id": file_id}) as events:
         # WHEN the bytes are uploaded
         assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
@@ -435,8 +470,9 @@ def test_a_bad_sigv4_request_is_refused_over_http(emulator: Emulator, case: str)
     file_id = f"file-{uuid.uuid4()}"
 
     # WHEN it is posted
-    response = post_signed(emulator, PUBLISH, {"input": file_hashed_input(file_id)}, credentials=credentials,
-                           offset=offset)
+    response = post_signed(
+        emulator, PUBLISH, {"input": file_hashed_input(file_id)}, credentials=credentials, offset=offset
+    )
 
     # THEN it is refused with 401 UnauthorizedException
     assert_refused(response, message=None)
@@ -490,8 +526,15 @@ async def test_a_stale_sigv4_start_is_refused_for_that_start(emulator: Emulator)
         data = json.dumps({"query": ON_FILE_HASHED, "variables": {"id": "x"}})
         with botocore_clock(timedelta(minutes=-6)):
             authorization = iam_auth(emulator).get_headers(data)
-        await ws.send(json.dumps({"id": "stale", "type": "start",
-                                  "payload": {"data": data, "extensions": {"authorization": authorization}}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "stale",
+                    "type": "start",
+                    "payload": {"data": data, "extensions": {"authorization": authorization}},
+                }
+            )
+        )
 
         # THEN that start is refused (AppSync answers a bad signature on start with BadRequestException)
         error = await receive(ws)
@@ -528,7 +571,8 @@ async def test_an_expired_api_key_is_refused(private_emulator: Emulator) -> None
     token = cli_token(private_emulator, "--user", "alice")
     async with websockets.connect(
         jwt_auth(private_emulator, token).get_auth_url(private_emulator.ws_url),
-        subprotocols=[websockets.Subprotocol("graphql-ws")], open_timeout=TIMEOUT_S,
+        subprotocols=[websockets.Subprotocol("graphql-ws")],
+        open_timeout=TIMEOUT_S,
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert (await receive(ws))["type"] == "connection_ack"
@@ -554,8 +598,11 @@ async def test_an_api_key_before_its_expiry_is_accepted(private_emulator: Emulat
 @pytest.mark.parametrize("mode", ["cognito", "api key"])
 def test_publish_file_hashed_is_iam_only(emulator: Emulator, mode: str) -> None:
     # GIVEN publishFileHashed, an @aws_iam field, called by a signed-in user or with the API key
-    headers = ({"Authorization": cli_token(emulator, "--user", "alice")} if mode == "cognito"
-               else {"x-api-key": emulator.api_key})
+    headers = (
+        {"Authorization": cli_token(emulator, "--user", "alice")}
+        if mode == "cognito"
+        else {"x-api-key": emulator.api_key}
+    )
     file_id = f"file-{uuid.uuid4()}"
 
     # WHEN it is posted
@@ -604,9 +651,7 @@ def test_the_published_jwks_verifies_a_token_with_pyjwkclient(emulator: Emulator
 
     # WHEN a standard client fetches the signing key for the token's kid and verifies the token with it
     key = client.get_signing_key_from_jwt(token)
-    verified = jwt.decode(
-        token, key.key, algorithms=["RS256"], audience=pool["client_id"], issuer=pool["issuer"]
-    )
+    verified = jwt.decode(token, key.key, algorithms=["RS256"], audience=pool["client_id"], issuer=pool["issuer"])
 
     # THEN the token verifies, and a forged one does not
     assert verified["cognito:username"] == "alice"
@@ -619,8 +664,14 @@ def test_lambdashare_token_reads_the_data_dir_from_the_environment(emulator: Emu
     environ = {**os.environ, "LAMBDASHARE_DATA_DIR": str(emulator.data_dir)}
 
     # WHEN a token is asked for
-    done = subprocess.run([sys.executable, "-m", "lambdashare.cli", "token", "--user", "alice"],
-                          capture_output=True, text=True, timeout=60, env=environ, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "lambdashare.cli", "token", "--user", "alice"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environ,
+        check=False,
+    )
 
     # THEN the emulator accepts it
     assert done.returncode == 0, done.stderr
@@ -631,9 +682,21 @@ def test_lambdashare_token_reads_the_data_dir_from_the_environment(emulator: Emu
 def test_lambdashare_token_refuses_a_bad_ttl(emulator: Emulator, ttl: str) -> None:
     # GIVEN / WHEN a token is asked for with a --ttl that is not a positive duration
     done = subprocess.run(
-        [sys.executable, "-m", "lambdashare.cli", "token", "--user", "alice", f"--ttl={ttl}",
-         "--data-dir", str(emulator.data_dir)],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "lambdashare.cli",
+            "token",
+            "--user",
+            "alice",
+            f"--ttl={ttl}",
+            "--data-dir",
+            str(emulator.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     # THEN it exits non-zero, with the reason on stderr and nothing on stdout

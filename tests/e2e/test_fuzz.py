@@ -95,9 +95,7 @@ class Target:
             return {"authorization": self.admin_token}
         raise AssertionError(mode)
 
-    def post(
-        self, body: bytes, headers: dict[str, str] | None = None, *, mode: str = "API_KEY"
-    ) -> httpx.Response:
+    def post(self, body: bytes, headers: dict[str, str] | None = None, *, mode: str = "API_KEY") -> httpx.Response:
         """POST /graphql; `mode` IAM signs the body with SigV4 as the hasher does."""
         base = {"content-type": "application/json"}
         if headers is not None:
@@ -113,8 +111,12 @@ class Target:
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        request = AWSRequest(method="POST", url=self.emulator.graphql_url, data=body,
-                             headers={"content-type": "application/json"})
+        request = AWSRequest(
+            method="POST",
+            url=self.emulator.graphql_url,
+            data=body,
+            headers={"content-type": "application/json"},
+        )
         credentials = Credentials(self.access_key_id, self.secret_access_key)
         SigV4Auth(credentials, "appsync", "us-east-1").add_auth(request)
         return dict(request.headers)
@@ -139,7 +141,10 @@ def answered(send: Any) -> httpx.Response:
 def _cli_token(emulator: Emulator, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "lambdashare.cli", "token", "--data-dir", str(emulator.data_dir), *args],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return done.stdout.strip()
 
@@ -156,9 +161,13 @@ def target(fuzz_emulator: Emulator) -> Iterator[Target]:
     # a connection per request: after a failed one the server may close its connection, and the next request
     # must not fail for having reused it
     with httpx.Client(timeout=REQUEST_DEADLINE_S, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+
         def data(query: str, variables: dict[str, Any]) -> dict[str, Any]:
-            response = http.post(emulator.graphql_url, json={"query": query, "variables": variables},
-                                 headers={"x-api-key": emulator.api_key})
+            response = http.post(
+                emulator.graphql_url,
+                json={"query": query, "variables": variables},
+                headers={"x-api-key": emulator.api_key},
+            )
             assert response.status_code == 200 and "errors" not in response.json(), response.text
             result: dict[str, Any] = response.json()["data"]
             return result
@@ -180,17 +189,25 @@ def target(fuzz_emulator: Emulator) -> Iterator[Target]:
             assert time.monotonic() < deadline, found
             time.sleep(0.05)
         yield Target(
-            emulator=emulator, http=http,
+            emulator=emulator,
+            http=http,
             user_token=_cli_token(emulator, "--user", "fuzzer"),
             admin_token=_cli_token(emulator, "--user", "fuzz-admin", "--group", "admins"),
-            access_key_id=stored["access_key_id"], secret_access_key=stored["secret_access_key"],
-            next_token=page["nextToken"], put_url=ticket["url"], put_content_type=content_type,
-            put_max_size=16, get_url=found["downloadUrl"],
+            access_key_id=stored["access_key_id"],
+            secret_access_key=stored["secret_access_key"],
+            next_token=page["nextToken"],
+            put_url=ticket["url"],
+            put_content_type=content_type,
+            put_max_size=16,
+            get_url=found["downloadUrl"],
         )
 
 
 FAILURE_MARKERS = (
-    "Traceback (most recent call last)", " ERROR ", "Exception in ASGI application", "never awaited",
+    "Traceback (most recent call last)",
+    " ERROR ",
+    "Exception in ASGI application",
+    "never awaited",
 )
 #: Known noise, not a failure (see the fuzz report): with graphql-core 3.2, when a mutation's root field fails
 #: with a non-null error, the coroutines of the root fields after it are created but never awaited; Python
@@ -261,6 +278,7 @@ def survives(target: Target) -> Iterator[None]:
 
 def always_trying(argument: str, values: Iterable[Any], **others: Any) -> Callable[[F], F]:
     """Explicit examples, tried whatever the budget: `argument` set to each of `values` (`others` fixed)."""
+
     def decorate(test: F) -> F:
         for value in reversed(list(values)):
             test = example(**{argument: value}, **others)(test)
@@ -271,25 +289,56 @@ def always_trying(argument: str, values: Iterable[Any], **others: Any) -> Callab
 
 #: Bodies that a parser or a framework often gets wrong.
 EDGE_BODIES = [
-    b"", b" ", b"{}", b"null", b"[]", b'""', b"0", b"\xff\xfe", b'{"query":"{ __typename }"',
-    b'{"query":""}', b'{"query":null}', b'{"query":" "}', b'{"query":"\\ud800"}',
-    b'{"query":"{ __typename }","variables":[]}', b'{"query":"{ __typename }","variables":"x"}',
-    b'{"query":"{ __typename }","variables":0}', b'{"query":"{ __typename }","operationName":0}',
-    b'{"query":"{ __typename }","operationName":{}}', b'{"query":"{ __typename }","operationName":"Nope"}',
+    b"",
+    b" ",
+    b"{}",
+    b"null",
+    b"[]",
+    b'""',
+    b"0",
+    b"\xff\xfe",
+    b'{"query":"{ __typename }"',
+    b'{"query":""}',
+    b'{"query":null}',
+    b'{"query":" "}',
+    b'{"query":"\\ud800"}',
+    b'{"query":"{ __typename }","variables":[]}',
+    b'{"query":"{ __typename }","variables":"x"}',
+    b'{"query":"{ __typename }","variables":0}',
+    b'{"query":"{ __typename }","operationName":0}',
+    b'{"query":"{ __typename }","operationName":{}}',
+    b'{"query":"{ __typename }","operationName":"Nope"}',
     b'{"query":"{ __typename }","variables":null,"operationName":null}',
     b'{"query":"query A { __typename } query B { __typename }"}',
     b'{"query":"subscription { onFileHashed { id } }"}',
 ]
 #: Frames that a protocol handler often gets wrong (for both WebSocket protocols).
 EDGE_FRAMES = [
-    "", " ", "null", "[]", "0", '"start"', "{}", '{"type": null}', '{"type": 0}', '{"type": ["start"]}',
-    '{"type": "\\ud800"}', '{"type": "start"}', '{"type": "start", "id": "x"}',
+    "",
+    " ",
+    "null",
+    "[]",
+    "0",
+    '"start"',
+    "{}",
+    '{"type": null}',
+    '{"type": 0}',
+    '{"type": ["start"]}',
+    '{"type": "\\ud800"}',
+    '{"type": "start"}',
+    '{"type": "start", "id": "x"}',
     '{"type": "start", "id": "x", "payload": null}',
     '{"type": "start", "id": "x", "payload": {"data": null}}',
-    '{"type": "stop"}', '{"type": "stop", "id": {}}', '{"type": "subscribe", "id": "1"}',
-    '{"type": "subscribe", "id": "1", "payload": null}', '{"type": "subscribe", "id": "1", "payload": {}}',
-    '{"type": "connection_init", "payload": null}', '{"type": "connection_init", "payload": []}',
-    '{"type": "ping", "payload": []}', '{"type": "complete", "id": null}', '{"type": "complete", "id": []}',
+    '{"type": "stop"}',
+    '{"type": "stop", "id": {}}',
+    '{"type": "subscribe", "id": "1"}',
+    '{"type": "subscribe", "id": "1", "payload": null}',
+    '{"type": "subscribe", "id": "1", "payload": {}}',
+    '{"type": "connection_init", "payload": null}',
+    '{"type": "connection_init", "payload": []}',
+    '{"type": "ping", "payload": []}',
+    '{"type": "complete", "id": null}',
+    '{"type": "complete", "id": []}',
     '{"type": "subscribe", "id": {}, "payload": {"query": "{ __typename }"}}',
     '{"id": "\\ud800", "type": "stop"}',
 ]
@@ -299,9 +348,17 @@ _SUBSCRIBE = json.dumps({"query": VALID_SUBSCRIPTION})
 #: `start` payloads that a handler often gets wrong. In the last ones `data` holds a raw lone surrogate (the
 #: frame carries it as a "\\ud800" escape): valid JSON, but text no UTF-8 encoder takes.
 EDGE_START_PAYLOADS: list[Any] = [
-    None, [], {}, {"data": None}, {"data": ""}, {"data": "{}"}, {"data": '{"query": null}'},
-    {"data": '{"query": ""}'}, {"data": '{"query": "subscription { onFileHashed { id } }", "variables": []}'},
-    {"data": _SUBSCRIBE, "extensions": None}, {"data": _SUBSCRIBE, "extensions": {"authorization": None}},
+    None,
+    [],
+    {},
+    {"data": None},
+    {"data": ""},
+    {"data": "{}"},
+    {"data": '{"query": null}'},
+    {"data": '{"query": ""}'},
+    {"data": '{"query": "subscription { onFileHashed { id } }", "variables": []}'},
+    {"data": _SUBSCRIBE, "extensions": None},
+    {"data": _SUBSCRIBE, "extensions": {"authorization": None}},
     {"data": _SUBSCRIBE, "extensions": {"authorization": {}}},
     {"data": _SUBSCRIBE, "extensions": {"authorization": {"x-api-key": "\ud800"}}},
     {"data": _SUBSCRIBE, "extensions": {"authorization": {"Authorization": "\ud800"}}},
@@ -314,11 +371,13 @@ EDGE_START_PAYLOADS: list[Any] = [
 
 #: Any code point, lone surrogates included (JSON can carry them escaped).
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=40)
-SHORT_TEXT = st.one_of(
-    st.text(max_size=20), ANY_TEXT, st.sampled_from(["", " ", "null", "\x00", "\ud800", "é", "🙂"])
-)
+SHORT_TEXT = st.one_of(st.text(max_size=20), ANY_TEXT, st.sampled_from(["", " ", "null", "\x00", "\ud800", "é", "🙂"]))
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), SHORT_TEXT,  # floats: NaN and ±Infinity too
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    SHORT_TEXT,  # floats: NaN and ±Infinity too
     st.sampled_from([0, -1, 2**31, 2**53 + 1, 10**30, -0.0, 1e308]),
 )
 JSON_VALUES = st.recursive(
@@ -377,22 +436,46 @@ VALID_OPERATIONS = from_schema(SDL, custom_scalars=CUSTOM_SCALARS)
 INVALID_OPERATIONS = from_schema(SDL, custom_scalars=CUSTOM_SCALARS, mode=Mode.NEGATIVE)
 
 FILE_SELECTIONS = st.lists(
-    st.sampled_from(["id", "name", "size", "contentType", "owner", "status", "error", "createdAt",
-                     "uploadedAt", "hashedAt", "downloadUrl", "hashes { md5 sha1 sha256 sha512 }",
-                     "__typename"]),
-    min_size=1, max_size=6,
+    st.sampled_from(
+        [
+            "id",
+            "name",
+            "size",
+            "contentType",
+            "owner",
+            "status",
+            "error",
+            "createdAt",
+            "uploadedAt",
+            "hashedAt",
+            "downloadUrl",
+            "hashes { md5 sha1 sha256 sha512 }",
+            "__typename",
+        ]
+    ),
+    min_size=1,
+    max_size=6,
 ).map(" ".join)
 SUBSCRIPTION_ARGUMENTS = st.lists(
-    st.tuples(st.sampled_from(["id", "owner"]), st.one_of(SHORT_TEXT.map(dumps), st.just("null"),
-                                                          st.sampled_from(["$id", "$owner"]))),
-    max_size=2, unique_by=lambda pair: pair[0],
+    st.tuples(
+        st.sampled_from(["id", "owner"]),
+        st.one_of(SHORT_TEXT.map(dumps), st.just("null"), st.sampled_from(["$id", "$owner"])),
+    ),
+    max_size=2,
+    unique_by=lambda pair: pair[0],
 ).map(lambda pairs: f"({', '.join(f'{k}: {v}' for k, v in pairs)})" if pairs else "")
 SUBSCRIPTIONS = st.builds(
     lambda args, fields: f"subscription S($id: ID, $owner: String) {{ onFileHashed{args} {{ {fields} }} }}",
-    SUBSCRIPTION_ARGUMENTS, FILE_SELECTIONS,
+    SUBSCRIPTION_ARGUMENTS,
+    FILE_SELECTIONS,
 )
-QUERY_TEXTS = st.one_of(VALID_OPERATIONS, INVALID_OPERATIONS, SUBSCRIPTIONS, SHORT_TEXT,
-                        st.builds(lambda d: deep(d, "{ a ", "}", "b"), st.integers(1, 3000)))
+QUERY_TEXTS = st.one_of(
+    VALID_OPERATIONS,
+    INVALID_OPERATIONS,
+    SUBSCRIPTIONS,
+    SHORT_TEXT,
+    st.builds(lambda d: deep(d, "{ a ", "}", "b"), st.integers(1, 3000)),
+)
 
 
 # --- checks on what comes back -----------------------------------------------------------------------
@@ -462,39 +545,60 @@ def _tampered_token(target: Target) -> st.SearchStrategy[str]:
 
 
 def test_known_operations_with_random_variables(target: Target) -> None:
-    numbers = st.one_of(
-        st.integers(), st.floats(), st.sampled_from([0, 1, 100, 101, -1, 2**31, 2**63, 1e308])
-    )
+    numbers = st.one_of(st.integers(), st.floats(), st.sampled_from([0, 1, 100, 101, -1, 2**31, 2**63, 1e308]))
     anything = JSON_VALUES
     upload_input = st.fixed_dictionaries(
         {"name": st.one_of(SHORT_TEXT, anything), "size": st.one_of(numbers, anything)},
-        optional={"contentType": st.one_of(SHORT_TEXT, anything), "sha256": st.one_of(SHORT_TEXT, anything),
-                  "partSize": st.one_of(numbers, anything), "extra": anything},
+        optional={
+            "contentType": st.one_of(SHORT_TEXT, anything),
+            "sha256": st.one_of(SHORT_TEXT, anything),
+            "partSize": st.one_of(numbers, anything),
+            "extra": anything,
+        },
     )
     hashed_input = st.fixed_dictionaries(
-        {"id": SHORT_TEXT, "name": SHORT_TEXT, "size": numbers, "createdAt": AWS_DATETIMES,
-         "status": st.one_of(st.sampled_from(["PENDING", "UPLOADED", "HASHING", "HASHED", "FAILED"]),
-                             SHORT_TEXT)},
+        {
+            "id": SHORT_TEXT,
+            "name": SHORT_TEXT,
+            "size": numbers,
+            "createdAt": AWS_DATETIMES,
+            "status": st.one_of(st.sampled_from(["PENDING", "UPLOADED", "HASHING", "HASHED", "FAILED"]), SHORT_TEXT),
+        },
         optional={"owner": SHORT_TEXT, "error": SHORT_TEXT, "hashedAt": AWS_DATETIMES, "hashes": anything},
     )
     operations = {
-        "file": ("query Q($id: ID!) { file(id: $id) { " + STATUS_FIELDS + " downloadUrl } }",
-                 st.fixed_dictionaries({"id": st.one_of(SHORT_TEXT, anything)})),
-        "files": ("query Q($limit: Int, $nextToken: String) { files(limit: $limit, nextToken: $nextToken) "
-                  "{ items { id } nextToken } }",
-                  st.fixed_dictionaries({}, optional={
-                      "limit": st.one_of(numbers, anything),
-                      "nextToken": st.one_of(_tampered_token(target), anything),
-                  })),
-        "filesByHash": ("query Q($h: String!) { filesByHash(sha256: $h) { id } }",
-                        st.fixed_dictionaries({"h": st.one_of(SHORT_TEXT, HEX_64, anything)})),
-        "requestUpload": (REQUEST_UPLOAD,
-                          st.fixed_dictionaries({"input": st.one_of(upload_input, anything)})),
-        "deleteFile": ("mutation D($id: ID!) { deleteFile(id: $id) { id status } }",
-                       st.fixed_dictionaries({"id": st.one_of(SHORT_TEXT, anything)})),
-        "publishFileHashed": ("mutation P($input: FileHashedInput!) { publishFileHashed(input: $input) "
-                              "{ " + STATUS_FIELDS + " hashes { sha256 } } }",
-                              st.fixed_dictionaries({"input": st.one_of(hashed_input, anything)})),
+        "file": (
+            "query Q($id: ID!) { file(id: $id) { " + STATUS_FIELDS + " downloadUrl } }",
+            st.fixed_dictionaries({"id": st.one_of(SHORT_TEXT, anything)}),
+        ),
+        "files": (
+            "query Q($limit: Int, $nextToken: String) { files(limit: $limit, nextToken: $nextToken) "
+            "{ items { id } nextToken } }",
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "limit": st.one_of(numbers, anything),
+                    "nextToken": st.one_of(_tampered_token(target), anything),
+                },
+            ),
+        ),
+        "filesByHash": (
+            "query Q($h: String!) { filesByHash(sha256: $h) { id } }",
+            st.fixed_dictionaries({"h": st.one_of(SHORT_TEXT, HEX_64, anything)}),
+        ),
+        "requestUpload": (
+            REQUEST_UPLOAD,
+            st.fixed_dictionaries({"input": st.one_of(upload_input, anything)}),
+        ),
+        "deleteFile": (
+            "mutation D($id: ID!) { deleteFile(id: $id) { id status } }",
+            st.fixed_dictionaries({"id": st.one_of(SHORT_TEXT, anything)}),
+        ),
+        "publishFileHashed": (
+            "mutation P($input: FileHashedInput!) { publishFileHashed(input: $input) "
+            "{ " + STATUS_FIELDS + " hashes { sha256 } } }",
+            st.fixed_dictionaries({"input": st.one_of(hashed_input, anything)}),
+        ),
     }
     name = st.sampled_from(sorted(operations))
     chosen = name.flatmap(lambda n: st.tuples(st.just(operations[n][0]), operations[n][1] | anything))
@@ -519,8 +623,12 @@ def test_known_operations_with_random_variables(target: Target) -> None:
 
 REQUEST_FIELDS = st.fixed_dictionaries(
     {},
-    optional={"query": st.one_of(QUERY_TEXTS, JSON_VALUES), "variables": JSON_VALUES,
-              "operationName": JSON_VALUES, "extensions": JSON_VALUES},
+    optional={
+        "query": st.one_of(QUERY_TEXTS, JSON_VALUES),
+        "variables": JSON_VALUES,
+        "operationName": JSON_VALUES,
+        "extensions": JSON_VALUES,
+    },
 )
 
 
@@ -548,9 +656,11 @@ GARBAGE_BODIES = st.one_of(
     JSON_VALUES.map(dumps).map(str.encode),
     REQUEST_FIELDS.map(dumps).map(str.encode),
     st.builds(encoded, REQUEST_FIELDS, st.sampled_from(["utf-8", "utf-16", "utf-32", "utf-8-sig"])),
-    st.builds(huge_query,
-              st.sampled_from([1_000, 100_000, 1_000_000, 5 * 1024 * 1024 - 20, 5 * 1024 * 1024 + 1]),
-              st.sampled_from(["{", "a", " ", "é", "☃", "#"])),
+    st.builds(
+        huge_query,
+        st.sampled_from([1_000, 100_000, 1_000_000, 5 * 1024 * 1024 - 20, 5 * 1024 * 1024 + 1]),
+        st.sampled_from(["{", "a", " ", "é", "☃", "#"]),
+    ),
     DEEP_JSON.map(str.encode),
     st.builds(deep_variables, DEEP_JSON),
     st.builds(long_number, st.integers(4_000, 20_000)),
@@ -559,8 +669,12 @@ GARBAGE_BODIES = st.one_of(
 
 def test_garbage_bodies(target: Target) -> None:
     @fuzz(100)
-    @given(body=GARBAGE_BODIES, content_type=st.sampled_from(
-        ["application/json", "text/plain", "application/graphql", "multipart/form-data; boundary=x", ""]))
+    @given(
+        body=GARBAGE_BODIES,
+        content_type=st.sampled_from(
+            ["application/json", "text/plain", "application/graphql", "multipart/form-data; boundary=x", ""]
+        ),
+    )
     @always_trying("body", EDGE_BODIES, content_type="application/json")
     def run(body: bytes, content_type: str) -> None:
         begin(target)
@@ -591,23 +705,29 @@ def _jwt_like(target: Target) -> st.SearchStrategy[str]:
     real_header, real_claims, real_signature = target.user_token.split(".")
     header = st.one_of(
         st.just(real_header),
-        st.fixed_dictionaries({"alg": st.sampled_from(["none", "HS256", "RS256", "ES256", ""]) | SHORT_TEXT},
-                              optional={"kid": SHORT_TEXT, "typ": SHORT_TEXT}).map(
-            lambda value: _b64url(dumps(value).encode())),
+        st.fixed_dictionaries(
+            {"alg": st.sampled_from(["none", "HS256", "RS256", "ES256", ""]) | SHORT_TEXT},
+            optional={"kid": SHORT_TEXT, "typ": SHORT_TEXT},
+        ).map(lambda value: _b64url(dumps(value).encode())),
         JSON_VALUES.map(lambda value: _b64url(dumps(value).encode())),
     )
     claims = st.one_of(
         st.just(real_claims),
-        st.fixed_dictionaries({}, optional={
-            "sub": JSON_VALUES, "iss": JSON_VALUES, "exp": JSON_VALUES,
-            "token_use": st.sampled_from(["id", "access"]),
-            "aud": JSON_VALUES, "client_id": JSON_VALUES, "cognito:groups": JSON_VALUES,
-        }).map(lambda value: _b64url(dumps(value).encode())),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "sub": JSON_VALUES,
+                "iss": JSON_VALUES,
+                "exp": JSON_VALUES,
+                "token_use": st.sampled_from(["id", "access"]),
+                "aud": JSON_VALUES,
+                "client_id": JSON_VALUES,
+                "cognito:groups": JSON_VALUES,
+            },
+        ).map(lambda value: _b64url(dumps(value).encode())),
         HEADER_TEXT,
     )
-    signature = st.one_of(
-        st.just(real_signature), st.just(""), st.binary(max_size=300).map(_b64url), HEADER_TEXT
-    )
+    signature = st.one_of(st.just(real_signature), st.just(""), st.binary(max_size=300).map(_b64url), HEADER_TEXT)
     return st.builds(lambda h, c, s, n: ".".join([h, c, s][:n]), header, claims, signature, st.integers(1, 4))
 
 
@@ -618,17 +738,25 @@ def _sigv4_like(target: Target) -> st.SearchStrategy[dict[str, str]]:
         HEADER_TEXT,
     )
     signed_names = st.lists(
-        st.one_of(st.sampled_from(["host", "x-amz-date", "content-type", "x-api-key", "content-length"]),
-                  st.from_regex(r"[!-+\--:<-~]{0,12}", fullmatch=True)),
+        st.one_of(
+            st.sampled_from(["host", "x-amz-date", "content-type", "x-api-key", "content-length"]),
+            st.from_regex(r"[!-+\--:<-~]{0,12}", fullmatch=True),
+        ),
         max_size=5,
     ).map(";".join)
 
-    def build(key: str, date: str, scope_date: str | None, region: str, service: str, names: str,
-              signature: str, garbage: str) -> dict[str, str]:
+    def build(
+        key: str,
+        date: str,
+        scope_date: str | None,
+        region: str,
+        service: str,
+        names: str,
+        signature: str,
+        garbage: str,
+    ) -> dict[str, str]:
         credential = f"{key}/{scope_date or date[:8]}/{region}/{service}/aws4_request"
-        authorization = (
-            f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={names}, Signature={signature}"
-        )
+        authorization = f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={names}, Signature={signature}"
         return {"authorization": authorization + garbage, "x-amz-date": date}
 
     return st.builds(
@@ -647,27 +775,41 @@ def _sigv4_like(target: Target) -> st.SearchStrategy[dict[str, str]]:
 def test_random_and_forged_credentials(target: Target) -> None:
     key = target.emulator.api_key
     api_keys = st.one_of(
-        HEADER_TEXT, st.just(key.upper()), st.just(key + " "), st.just(key[:-1]), st.just(" " + key),
+        HEADER_TEXT,
+        st.just(key.upper()),
+        st.just(key + " "),
+        st.just(key[:-1]),
+        st.just(" " + key),
         HEADER_TEXT.map(lambda extra: key + extra),
     )
     header_sets = st.one_of(
-        st.fixed_dictionaries({}, optional={"x-api-key": api_keys, "authorization": HEADER_TEXT,
-                                            "x-amz-date": HEADER_TEXT, "x-amz-security-token": HEADER_TEXT}),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "x-api-key": api_keys,
+                "authorization": HEADER_TEXT,
+                "x-amz-date": HEADER_TEXT,
+                "x-amz-security-token": HEADER_TEXT,
+            },
+        ),
         st.fixed_dictionaries({"authorization": _jwt_like(target)}, optional={"x-api-key": api_keys}),
         st.fixed_dictionaries({"authorization": _jwt_like(target).map(lambda t: "Bearer " + t)}),
         _sigv4_like(target),
     )
 
     @fuzz(100)
-    @given(headers=header_sets,
-           query=st.sampled_from(["query { files(limit: 1) { nextToken } }", "{ __typename }"]))
+    @given(
+        headers=header_sets,
+        query=st.sampled_from(["query { files(limit: 1) { nextToken } }", "{ __typename }"]),
+    )
     def run(headers: dict[str, str], query: str) -> None:
         begin(target)
         # GIVEN credentials that are random, almost right, or forged
         sent = {name.encode(): value.strip().encode("latin-1") for name, value in headers.items()}
         # WHEN a query is posted with them
-        response = answered(lambda: target.http.post(target.emulator.graphql_url, content=request_body(query),
-                                                     headers=sent))
+        response = answered(
+            lambda: target.http.post(target.emulator.graphql_url, content=request_body(query), headers=sent)
+        )
         # THEN 401 UnauthorizedException (or, when they happen to be valid, 200): never anything else
         body = check_graphql_response(response, {200, 401})
         if response.status_code == 401:
@@ -686,8 +828,12 @@ def _b64(value: Any) -> str:
 
 
 def appsync_connect(
-    target: Target, *, path: str = "/graphql", query: str | None = None,
-    subprotocols: list[str] | None = None, headers: dict[str, str] | None = None,
+    target: Target,
+    *,
+    path: str = "/graphql",
+    query: str | None = None,
+    subprotocols: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Connection:
     """A connection authorised as gql does it (`?header=…&payload=e30=`), unless told otherwise."""
     if query is None:
@@ -697,7 +843,9 @@ def appsync_connect(
     return connect(
         f"ws://{target.emulator.host}{path}{query}",
         subprotocols=[Subprotocol(p) for p in offered] or None,  # an empty list would send an empty header
-        additional_headers=headers or {}, open_timeout=REQUEST_DEADLINE_S, close_timeout=REQUEST_DEADLINE_S,
+        additional_headers=headers or {},
+        open_timeout=REQUEST_DEADLINE_S,
+        close_timeout=REQUEST_DEADLINE_S,
         max_size=None,
     )
 
@@ -747,8 +895,15 @@ def appsync_until(ws: Connection, predicate: Any) -> list[dict[str, Any]]:
 def still_usable(ws: Connection) -> list[dict[str, Any]]:
     """A fresh subscription starts and stops on the connection: it survived whatever came before."""
     sentinel = f"sentinel-{uuid.uuid4()}"
-    ws.send(dumps({"id": sentinel, "type": "start", "payload": {
-        "data": dumps({"query": VALID_SUBSCRIPTION, "variables": {"id": sentinel}})}}))
+    ws.send(
+        dumps(
+            {
+                "id": sentinel,
+                "type": "start",
+                "payload": {"data": dumps({"query": VALID_SUBSCRIPTION, "variables": {"id": sentinel}})},
+            }
+        )
+    )
     before = appsync_until(ws, lambda m: m.get("id") == sentinel)
     assert before[-1] == {"type": "start_ack", "id": sentinel}, before[-1]
     ws.send(dumps({"id": sentinel, "type": "stop"}))
@@ -764,11 +919,18 @@ def auth_objects(target: Target) -> st.SearchStrategy[Any]:
     nasty = st.sampled_from(["\ud800", key + "\udfff", "Bearer \ud800", "", "\x00", "é"])
     credentials = st.one_of(
         st.builds(lambda value: {"x-api-key": value}, st.one_of(nasty, st.just(key), SHORT_TEXT)),
-        st.builds(lambda value: {"Authorization": value},
-                  st.one_of(nasty, st.just(target.user_token), _jwt_like(target), SHORT_TEXT)),
+        st.builds(
+            lambda value: {"Authorization": value},
+            st.one_of(nasty, st.just(target.user_token), _jwt_like(target), SHORT_TEXT),
+        ),
     )
-    extras = st.fixed_dictionaries({}, optional={
-        "host": st.one_of(st.just(target.emulator.host), nasty, SHORT_TEXT), "x-amz-date": SHORT_TEXT})
+    extras = st.fixed_dictionaries(
+        {},
+        optional={
+            "host": st.one_of(st.just(target.emulator.host), nasty, SHORT_TEXT),
+            "x-amz-date": SHORT_TEXT,
+        },
+    )
     return st.one_of(
         st.builds(lambda credential, extra: {**extra, **credential}, credentials, extras),
         JSON_VALUES,
@@ -779,34 +941,68 @@ def auth_objects(target: Target) -> st.SearchStrategy[Any]:
 def start_payloads(target: Target) -> st.SearchStrategy[Any]:
     requests = st.fixed_dictionaries(
         {"query": st.one_of(SUBSCRIPTIONS, QUERY_TEXTS, JSON_VALUES)},
-        optional={"variables": st.one_of(JSON_VALUES, st.fixed_dictionaries(
-            {}, optional={"id": JSON_VALUES, "owner": JSON_VALUES})), "operationName": JSON_VALUES},
+        optional={
+            "variables": st.one_of(
+                JSON_VALUES, st.fixed_dictionaries({}, optional={"id": JSON_VALUES, "owner": JSON_VALUES})
+            ),
+            "operationName": JSON_VALUES,
+        },
     )
     data = st.one_of(
         st.builds(dumps, requests, ascii_only=st.booleans()),  # raw (unescaped) unicode inside the string too
-        SHORT_TEXT, JSON_VALUES, DEEP_JSON_FRAMES,
+        SHORT_TEXT,
+        JSON_VALUES,
+        DEEP_JSON_FRAMES,
     )
     return st.one_of(
         JSON_VALUES,
-        st.fixed_dictionaries({"data": data}, optional={
-            "extensions": st.one_of(JSON_VALUES,
-                                    st.fixed_dictionaries({"authorization": auth_objects(target)}))}),
+        st.fixed_dictionaries(
+            {"data": data},
+            optional={
+                "extensions": st.one_of(JSON_VALUES, st.fixed_dictionaries({"authorization": auth_objects(target)}))
+            },
+        ),
     )
 
 
 def appsync_frames(target: Target) -> st.SearchStrategy[str | bytes]:
     types = st.one_of(
-        st.sampled_from(["connection_init", "start", "stop", "ka", "data", "complete", "connection_ack",
-                         "error", "start_ack", "subscribe", "ping", "pong", "connection_terminate",
-                         "CONNECTION_INIT"]),
-        SHORT_TEXT, JSON_VALUES,
+        st.sampled_from(
+            [
+                "connection_init",
+                "start",
+                "stop",
+                "ka",
+                "data",
+                "complete",
+                "connection_ack",
+                "error",
+                "start_ack",
+                "subscribe",
+                "ping",
+                "pong",
+                "connection_terminate",
+                "CONNECTION_INIT",
+            ]
+        ),
+        SHORT_TEXT,
+        JSON_VALUES,
     )
-    messages = st.fixed_dictionaries({"type": types}, optional={
-        "id": st.one_of(SHORT_TEXT, JSON_VALUES), "payload": st.one_of(JSON_VALUES, start_payloads(target))})
+    messages = st.fixed_dictionaries(
+        {"type": types},
+        optional={
+            "id": st.one_of(SHORT_TEXT, JSON_VALUES),
+            "payload": st.one_of(JSON_VALUES, start_payloads(target)),
+        },
+    )
     return st.one_of(
         messages.map(dumps),
-        st.text(max_size=200), FRAME_TEXT, st.binary(max_size=200),
-        JSON_VALUES.map(dumps), DEEP_JSON_FRAMES, OVERSIZED_FRAMES,
+        st.text(max_size=200),
+        FRAME_TEXT,
+        st.binary(max_size=200),
+        JSON_VALUES.map(dumps),
+        DEEP_JSON_FRAMES,
+        OVERSIZED_FRAMES,
     )
 
 
@@ -856,8 +1052,7 @@ def closed_with(interaction: Callable[[], object]) -> int | None:
 
 def test_random_frames_on_the_appsync_socket(target: Target) -> None:
     @fuzz(30)
-    @given(frames=st.lists(appsync_frames(target), min_size=1, max_size=6),
-           path=st.sampled_from(REALTIME_PATHS))
+    @given(frames=st.lists(appsync_frames(target), min_size=1, max_size=6), path=st.sampled_from(REALTIME_PATHS))
     @always_trying("frames", [[frame] for frame in EDGE_FRAMES], path="/graphql")
     def run(frames: list[str | bytes], path: str) -> None:
         begin(target)
@@ -937,43 +1132,62 @@ def handshakes(target: Target) -> st.SearchStrategy[Handshake]:
     extra_protocols = st.lists(st.one_of(known, tokens), max_size=2)
     ascii_text = HEADER_TEXT.filter(str.isascii)
     http_headers = st.fixed_dictionaries(
-        {}, optional={"x-api-key": st.one_of(st.just(key), ascii_text), "authorization": ascii_text})
+        {}, optional={"x-api-key": st.one_of(st.just(key), ascii_text), "authorization": ascii_text}
+    )
     plain_init = st.just({"type": "connection_init"})
     valid_query = f"?header={_b64({'host': host, 'x-api-key': key})}&payload=e30="
 
     @st.composite
     def build(draw: st.DrawFn) -> Handshake:
         path = draw(st.sampled_from(REALTIME_PATHS))
-        how = draw(st.sampled_from(
-            ["header-subprotocol", "query-string", "http-headers", "transport-ws", "random"]))
+        how = draw(st.sampled_from(["header-subprotocol", "query-string", "http-headers", "transport-ws", "random"]))
         extra = draw(extra_protocols)
         if how == "header-subprotocol":  # Amplify JS
             header = "header-" + _b64url(dumps(draw(header_objects)).encode())
             return Handshake(path, "", ["graphql-ws", header, *extra], {}, draw(plain_init))
         if how == "query-string":  # gql
-            query = draw(st.one_of(
-                st.builds(lambda h, p: f"?header={h}&payload={p}", header_objects.map(_b64),
-                          st.sampled_from(["e30=", "", "x"])),
-                st.builds(lambda h: f"?header={quote(h, errors='surrogatepass')}",
-                          st.one_of(SHORT_TEXT, header_objects.map(_b64))),
-                HEADER_TEXT.map(lambda text: "?" + quote(text, safe="=&", errors="surrogatepass")),
-            ))
+            query = draw(
+                st.one_of(
+                    st.builds(
+                        lambda h, p: f"?header={h}&payload={p}",
+                        header_objects.map(_b64),
+                        st.sampled_from(["e30=", "", "x"]),
+                    ),
+                    st.builds(
+                        lambda h: f"?header={quote(h, errors='surrogatepass')}",
+                        st.one_of(SHORT_TEXT, header_objects.map(_b64)),
+                    ),
+                    HEADER_TEXT.map(lambda text: "?" + quote(text, safe="=&", errors="surrogatepass")),
+                )
+            )
             return Handshake(path, query, ["graphql-ws", *extra], {}, draw(plain_init))
         if how == "http-headers":
             return Handshake(path, "", ["graphql-ws", *extra], draw(http_headers), draw(plain_init))
         if how == "transport-ws":
-            init = draw(st.one_of(
-                st.fixed_dictionaries({"type": st.just("connection_init"), "payload": header_objects}),
-                plain_init,
-            ))
+            init = draw(
+                st.one_of(
+                    st.fixed_dictionaries({"type": st.just("connection_init"), "payload": header_objects}),
+                    plain_init,
+                )
+            )
             return Handshake(path, "", ["graphql-transport-ws", *extra], draw(http_headers), init)
-        offered = draw(st.lists(st.one_of(
-            st.sampled_from(["graphql-ws", "graphql-transport-ws"]), tokens,
-            header_objects.map(lambda value: "header-" + _b64url(dumps(value).encode())),
-        ), max_size=3))
+        offered = draw(
+            st.lists(
+                st.one_of(
+                    st.sampled_from(["graphql-ws", "graphql-transport-ws"]),
+                    tokens,
+                    header_objects.map(lambda value: "header-" + _b64url(dumps(value).encode())),
+                ),
+                max_size=3,
+            )
+        )
         query = draw(st.sampled_from(["", valid_query]))
-        init = draw(st.one_of(plain_init, st.fixed_dictionaries({"type": st.just("connection_init"),
-                                                                 "payload": header_objects})))
+        init = draw(
+            st.one_of(
+                plain_init,
+                st.fixed_dictionaries({"type": st.just("connection_init"), "payload": header_objects}),
+            )
+        )
         return Handshake(path, query, offered, draw(http_headers), init)
 
     return build()
@@ -986,8 +1200,13 @@ def test_random_handshakes(target: Target) -> None:
         begin(target)
         # GIVEN a random handshake (subprotocols, header object, query string, HTTP headers)
         try:
-            ws = appsync_connect(target, path=handshake.path, query=handshake.query,
-                                 subprotocols=handshake.subprotocols, headers=handshake.headers)
+            ws = appsync_connect(
+                target,
+                path=handshake.path,
+                query=handshake.query,
+                subprotocols=handshake.subprotocols,
+                headers=handshake.headers,
+            )
         except InvalidStatus as exc:  # refused during the upgrade: fine, unless the server failed
             status = exc.response.status_code
         else:
@@ -1035,14 +1254,42 @@ def check_transport_ws_message(message: Any) -> dict[str, Any]:
 
 
 def test_random_frames_on_the_transport_ws_socket(target: Target) -> None:
-    types = st.one_of(st.sampled_from(["connection_init", "subscribe", "complete", "ping", "pong", "next",
-                                       "error", "connection_ack", "start", "stop"]), SHORT_TEXT, JSON_VALUES)
-    payloads = st.one_of(JSON_VALUES, st.fixed_dictionaries({"query": QUERY_TEXTS}, optional={
-        "variables": JSON_VALUES, "operationName": JSON_VALUES, "extensions": JSON_VALUES}))
+    types = st.one_of(
+        st.sampled_from(
+            [
+                "connection_init",
+                "subscribe",
+                "complete",
+                "ping",
+                "pong",
+                "next",
+                "error",
+                "connection_ack",
+                "start",
+                "stop",
+            ]
+        ),
+        SHORT_TEXT,
+        JSON_VALUES,
+    )
+    payloads = st.one_of(
+        JSON_VALUES,
+        st.fixed_dictionaries(
+            {"query": QUERY_TEXTS},
+            optional={"variables": JSON_VALUES, "operationName": JSON_VALUES, "extensions": JSON_VALUES},
+        ),
+    )
     messages = st.fixed_dictionaries(
-        {"type": types}, optional={"id": st.one_of(SHORT_TEXT, JSON_VALUES), "payload": payloads})
-    frames = st.one_of(messages.map(dumps), FRAME_TEXT, st.binary(max_size=100), JSON_VALUES.map(dumps),
-                       DEEP_JSON_FRAMES, OVERSIZED_FRAMES)
+        {"type": types}, optional={"id": st.one_of(SHORT_TEXT, JSON_VALUES), "payload": payloads}
+    )
+    frames = st.one_of(
+        messages.map(dumps),
+        FRAME_TEXT,
+        st.binary(max_size=100),
+        JSON_VALUES.map(dumps),
+        DEEP_JSON_FRAMES,
+        OVERSIZED_FRAMES,
+    )
 
     @fuzz(30)
     @given(frames=st.lists(frames, min_size=1, max_size=5))
@@ -1050,8 +1297,13 @@ def test_random_frames_on_the_transport_ws_socket(target: Target) -> None:
     def run(frames: list[str | bytes]) -> None:
         begin(target)
         # GIVEN an acknowledged graphql-transport-ws connection
-        with connect(target.emulator.ws_url, subprotocols=[Subprotocol("graphql-transport-ws")],
-                     open_timeout=REQUEST_DEADLINE_S, close_timeout=REQUEST_DEADLINE_S, max_size=None) as ws:
+        with connect(
+            target.emulator.ws_url,
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            open_timeout=REQUEST_DEADLINE_S,
+            close_timeout=REQUEST_DEADLINE_S,
+            max_size=None,
+        ) as ws:
             ws.send(dumps({"type": "connection_init", "payload": {"x-api-key": target.emulator.api_key}}))
             ack = receive(ws)
             assert ack.get("type") == "connection_ack" and set(ack) <= {"type", "payload"}, ack
@@ -1102,7 +1354,8 @@ class StorageRequest:
 #: Query-string values: random, and the kinds that break parsers and comparisons.
 PARAM_VALUES = st.one_of(
     st.sampled_from(["", "é", "\x80", "%", "0", "-1", "9" * 30, "\ud800", " ", "1e3"]),
-    SHORT_TEXT, st.integers().map(str),
+    SHORT_TEXT,
+    st.integers().map(str),
 )
 
 
@@ -1140,27 +1393,35 @@ def storage_requests(target: Target) -> st.SearchStrategy[StorageRequest]:
             names = st.one_of(st.sampled_from(SIGNED_PARAMS), SHORT_TEXT)
             params = draw(st.lists(st.tuples(names, PARAM_VALUES), max_size=6))
         params = _tamper(draw, params)
-        segment = st.one_of(
-            SHORT_TEXT, st.sampled_from(["..", ".", "%2e%2e", "%00", "%ff", "a%2Fb", "local"]))
-        path = draw(st.one_of(
-            st.just(path),
-            st.builds(lambda bucket: "/".join(["", "_storage", bucket, *path.split("/")[3:]]), segment),
-            st.builds(lambda key: f"/_storage/local/{key}", st.lists(segment, max_size=4).map("/".join)),
-            st.builds(lambda extra: path + extra, st.sampled_from(["/", "/x", "%20", "/..", "?"])),
-        ))
+        segment = st.one_of(SHORT_TEXT, st.sampled_from(["..", ".", "%2e%2e", "%00", "%ff", "a%2Fb", "local"]))
+        path = draw(
+            st.one_of(
+                st.just(path),
+                st.builds(lambda bucket: "/".join(["", "_storage", bucket, *path.split("/")[3:]]), segment),
+                st.builds(lambda key: f"/_storage/local/{key}", st.lists(segment, max_size=4).map("/".join)),
+                st.builds(lambda extra: path + extra, st.sampled_from(["/", "/x", "%20", "/..", "?"])),
+            )
+        )
         method = draw(st.one_of(st.just("PUT" if which == "put" else "GET"), st.sampled_from(METHODS)))
-        headers = draw(st.one_of(
-            st.just({"content-type": target.put_content_type}),
-            st.fixed_dictionaries({}, optional={
-                "content-type": HEADER_TEXT.filter(str.isascii),
-                "range": st.sampled_from(["bytes=0-1", "bytes=5-2", "bytes=x"]),
-                "x-amz-date": HEADER_TEXT.filter(str.isascii),
-            }),
-        ))
-        body = draw(st.one_of(
-            st.binary(max_size=target.put_max_size),
-            st.integers(target.put_max_size + 1, 4 * 1024 * 1024).map(lambda n: b"x" * n),
-        ))
+        headers = draw(
+            st.one_of(
+                st.just({"content-type": target.put_content_type}),
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "content-type": HEADER_TEXT.filter(str.isascii),
+                        "range": st.sampled_from(["bytes=0-1", "bytes=5-2", "bytes=x"]),
+                        "x-amz-date": HEADER_TEXT.filter(str.isascii),
+                    },
+                ),
+            )
+        )
+        body = draw(
+            st.one_of(
+                st.binary(max_size=target.put_max_size),
+                st.integers(target.put_max_size + 1, 4 * 1024 * 1024).map(lambda n: b"x" * n),
+            )
+        )
         return StorageRequest(method, quote(path, safe="/%", errors="surrogatepass"), params, headers, body)
 
     return build()
@@ -1182,10 +1443,14 @@ def test_tampered_storage_requests(target: Target) -> None:
         url = request.url(base)
         note(f"{request.method} {url} headers={request.headers} body={len(request.body)} bytes")
         # WHEN it is sent
-        response = answered(lambda: target.http.request(
-            request.method, url, headers=request.headers,
-            content=request.body if request.method not in ("GET", "HEAD", "OPTIONS") else None,
-        ))
+        response = answered(
+            lambda: target.http.request(
+                request.method,
+                url,
+                headers=request.headers,
+                content=request.body if request.method not in ("GET", "HEAD", "OPTIONS") else None,
+            )
+        )
         # THEN S3's refusals (or 405 for a method storage has not), never a 5xx
         status = response.status_code
         assert status < 500, f"{status}: {response.text[:2000]}"

@@ -34,8 +34,10 @@ class User:
 
     def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = httpx.post(
-            self.emulator.graphql_url, json={"query": query, "variables": variables or {}},
-            headers={"Authorization": self.token}, timeout=30,
+            self.emulator.graphql_url,
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": self.token},
+            timeout=30,
         )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
@@ -53,7 +55,8 @@ class User:
 
     def transport_ws(self) -> WebsocketsTransport:
         return WebsocketsTransport(
-            url=self.emulator.ws_url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+            url=self.emulator.ws_url,
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
             init_payload={"Authorization": self.token},
         )
 
@@ -70,8 +73,20 @@ class User:
 
 def token_for(emulator: Emulator, user: str, *extra: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "lambdashare.cli", "token", "--user", user, "--data-dir", str(emulator.data_dir), *extra],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "lambdashare.cli",
+            "token",
+            "--user",
+            user,
+            "--data-dir",
+            str(emulator.data_dir),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip()
 
@@ -104,9 +119,13 @@ async def test_b_cannot_read_list_find_or_delete_a_files(alice: User, bob: User)
     assert by_hash["filesByHash"] == []
     assert deleted["deleteFile"] is None
     assert alice.data("query F($id: ID!) { file(id: $id) { id status } }", {"id": mine["id"]})["file"] == {
-        "id": mine["id"], "status": "HASHED"}
-    assert [f["id"] for f in alice.data("query H($h: String!) { filesByHash(sha256: $h) { id } }", {"h": sha256})[
-        "filesByHash"]] == [mine["id"]]
+        "id": mine["id"],
+        "status": "HASHED",
+    }
+    assert [
+        f["id"]
+        for f in alice.data("query H($h: String!) { filesByHash(sha256: $h) { id } }", {"h": sha256})["filesByHash"]
+    ] == [mine["id"]]
 
 
 @pytest.mark.parametrize("protocol", ["appsync", "transport_ws"])
@@ -117,8 +136,10 @@ async def test_b_receives_no_event_for_a_files(alice: User, bob: User, protocol:
     b_ticket = bob.data(REQUEST_UPLOAD, {"input": {"name": "b.bin", "size": 10}})["requestUpload"]
     variables = {"id": a_ticket["file"]["id"]} if query == ON_ONE else None
     transport = bob.appsync() if protocol == "appsync" else bob.transport_ws()
-    async with subscription(bob.emulator, transport, query, variables) as b_events, \
-            subscription(bob.emulator, bob.appsync(), ON_ONE, {"id": b_ticket["file"]["id"]}) as b_own:
+    async with (
+        subscription(bob.emulator, transport, query, variables) as b_events,
+        subscription(bob.emulator, bob.appsync(), ON_ONE, {"id": b_ticket["file"]["id"]}) as b_own,
+    ):
         # WHEN A's file is hashed, and after it B's own
         async with subscription(alice.emulator, alice.appsync(), ON_ONE, {"id": a_ticket["file"]["id"]}) as a_events:
             assert (await asyncio.to_thread(send_bytes, a_ticket, os.urandom(10))).status_code == 200
@@ -137,8 +158,10 @@ async def test_share_link_lets_b_download_until_revoked(alice: User, bob: User) 
     # GIVEN A's file and a share link for it
     body = os.urandom(2048)
     mine = await alice.upload(body, name="report.pdf")
-    share = alice.data("mutation S($id: ID!) { shareFile(id: $id, expiresIn: 600) { token fileId expiresAt } }",
-                       {"id": mine["id"]})["shareFile"]
+    share = alice.data(
+        "mutation S($id: ID!) { shareFile(id: $id, expiresIn: 600) { token fileId expiresAt } }",
+        {"id": mine["id"]},
+    )["shareFile"]
     assert share["fileId"] == mine["id"]
     shared = "query S($t: String!) { sharedFile(token: $t) { id name downloadUrl } }"
 
@@ -152,7 +175,9 @@ async def test_share_link_lets_b_download_until_revoked(alice: User, bob: User) 
 
     # WHEN A revokes it THEN the link shows nothing any more; B cannot revoke A's links
     assert bob.data("mutation R($t: String!) { revokeShare(token: $t) }", {"t": share["token"]})["revokeShare"] is False
-    assert alice.data("mutation R($t: String!) { revokeShare(token: $t) }", {"t": share["token"]})["revokeShare"] is True
+    assert (
+        alice.data("mutation R($t: String!) { revokeShare(token: $t) }", {"t": share["token"]})["revokeShare"] is True
+    )
     assert bob.data(shared, {"t": share["token"]})["sharedFile"] is None
 
 

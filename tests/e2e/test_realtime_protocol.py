@@ -114,7 +114,10 @@ class RawClient:
         assert await self.receive() == ACK
 
     async def start(
-        self, subscription_id: str, query: str = SUBSCRIPTION, variables: dict[str, Any] | None = None,
+        self,
+        subscription_id: str,
+        query: str = SUBSCRIPTION,
+        variables: dict[str, Any] | None = None,
         authorization: dict[str, str] | None = None,
     ) -> None:
         data: dict[str, Any] = {"query": query}
@@ -131,8 +134,12 @@ class RawClient:
 
 @asynccontextmanager
 async def raw_client(
-    emulator: Emulator, *, path: str = "/graphql", query: str | None = None,
-    subprotocols: tuple[str, ...] | list[str] = ("graphql-ws",), headers: dict[str, str] | None = None,
+    emulator: Emulator,
+    *,
+    path: str = "/graphql",
+    query: str | None = None,
+    subprotocols: tuple[str, ...] | list[str] = ("graphql-ws",),
+    headers: dict[str, str] | None = None,
 ) -> AsyncIterator[RawClient]:
     """A raw connection; by default authorised as gql does it (`?header=…&payload=e30=`)."""
     if query is None:
@@ -140,7 +147,8 @@ async def raw_client(
     async with connect(
         f"ws://{emulator.host}{path}{query}",
         subprotocols=list(subprotocols) or None,  # an empty list would send an empty, invalid header
-        additional_headers=headers or {}, open_timeout=RECEIVE_TIMEOUT_S,
+        additional_headers=headers or {},
+        open_timeout=RECEIVE_TIMEOUT_S,
     ) as ws:
         yield RawClient(ws)
 
@@ -161,8 +169,9 @@ async def test_each_way_of_passing_auth_is_accepted_and_graphql_ws_is_selected(
     args = connect_args(emulator, how)
 
     # WHEN the client connects and initialises
-    async with raw_client(emulator, path=path, query=args["query"], subprotocols=args["subprotocols"],
-                          headers=args["headers"]) as client:
+    async with raw_client(
+        emulator, path=path, query=args["query"], subprotocols=args["subprotocols"], headers=args["headers"]
+    ) as client:
         selected = client.ws.subprotocol
         await client.send({"type": "connection_init"})
         ack = await client.receive()
@@ -193,8 +202,9 @@ async def test_a_bad_key_at_connect_gets_connection_error_then_close(emulator: E
     args = connect_args(emulator, how, api_key=BAD_KEY)
 
     # WHEN the client connects
-    async with raw_client(emulator, query=args["query"], subprotocols=args["subprotocols"],
-                          headers=args["headers"]) as client:
+    async with raw_client(
+        emulator, query=args["query"], subprotocols=args["subprotocols"], headers=args["headers"]
+    ) as client:
         refusal = await client.receive()
 
         # THEN it is told it is not authorized, in AppSync's shape, and the server closes
@@ -208,8 +218,11 @@ async def test_a_bad_key_at_connect_gets_connection_error_then_close(emulator: E
             await client.receive()
 
 
-@pytest.mark.parametrize("offered", [["graphql-foo"], [], [f"header-{b64url_unpadded({'x': 1})}"]],
-                         ids=["unknown", "none", "only-header-token"])
+@pytest.mark.parametrize(
+    "offered",
+    [["graphql-foo"], [], [f"header-{b64url_unpadded({'x': 1})}"]],
+    ids=["unknown", "none", "only-header-token"],
+)
 @pytest.mark.parametrize("path", REALTIME_PATHS)
 async def test_a_subprotocol_other_than_graphql_ws_is_refused(
     emulator: Emulator, offered: list[str], path: str
@@ -232,11 +245,12 @@ async def test_a_subprotocol_other_than_graphql_ws_is_refused(
             await client.receive()
 
 
-@pytest.mark.parametrize("init", [{"type": "connection_init"}, {"type": "connection_init", "payload": {}}],
-                         ids=["amplify-no-payload", "gql-empty-payload"])
-async def test_connection_init_is_acknowledged_with_the_timeout(
-    emulator: Emulator, init: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize(
+    "init",
+    [{"type": "connection_init"}, {"type": "connection_init", "payload": {}}],
+    ids=["amplify-no-payload", "gql-empty-payload"],
+)
+async def test_connection_init_is_acknowledged_with_the_timeout(emulator: Emulator, init: dict[str, Any]) -> None:
     # GIVEN a connected client
     async with raw_client(emulator) as client:
         # WHEN it sends connection_init, with or without a payload
@@ -301,10 +315,16 @@ async def test_start_data_stop_complete(emulator: Emulator, path: str) -> None:
         assert sorted(e["id"] for e in events) == ["sub-1", "sub-2"]
         for event in events:
             assert event["type"] == "data"
-            assert event["payload"] == {"data": {"onFileHashed": {
-                "id": file_id, "name": "report.pdf", "status": "HASHED",
-                "hashes": {"sha256": f"sha256-of-{file_id}"},
-            }}}
+            assert event["payload"] == {
+                "data": {
+                    "onFileHashed": {
+                        "id": file_id,
+                        "name": "report.pdf",
+                        "status": "HASHED",
+                        "hashes": {"sha256": f"sha256-of-{file_id}"},
+                    }
+                }
+            }
 
         # WHEN sub-1 is stopped and the file is published again
         await client.send({"type": "stop", "id": "sub-1"})
@@ -360,11 +380,12 @@ async def test_an_unknown_message_type_gets_an_error_without_id(emulator: Emulat
         assert entry["message"]
 
 
-@pytest.mark.parametrize("frame", ["not json", "[1, 2]", '{"id": "1"}', '"start"', b"\xff\xfe not json"],
-                         ids=["text", "array", "no-type", "string", "binary"])
-async def test_a_frame_that_is_not_a_message_gets_an_error_without_id(
-    emulator: Emulator, frame: str | bytes
-) -> None:
+@pytest.mark.parametrize(
+    "frame",
+    ["not json", "[1, 2]", '{"id": "1"}', '"start"', b"\xff\xfe not json"],
+    ids=["text", "array", "no-type", "string", "binary"],
+)
+async def test_a_frame_that_is_not_a_message_gets_an_error_without_id(emulator: Emulator, frame: str | bytes) -> None:
     # GIVEN an acknowledged connection
     async with raw_client(emulator) as client:
         await client.init()
@@ -381,11 +402,12 @@ async def test_a_frame_that_is_not_a_message_gets_an_error_without_id(
         assert await client.receive() == {"type": "start_ack", "id": "after"}
 
 
-@pytest.mark.parametrize("query", ["query Q { files { items { id } } }",
-                                   'mutation M { deleteFile(id: "x") { id } }'], ids=["query", "mutation"])
-async def test_a_start_with_a_query_or_mutation_gets_an_error_with_its_id(
-    emulator: Emulator, query: str
-) -> None:
+@pytest.mark.parametrize(
+    "query",
+    ["query Q { files { items { id } } }", 'mutation M { deleteFile(id: "x") { id } }'],
+    ids=["query", "mutation"],
+)
+async def test_a_start_with_a_query_or_mutation_gets_an_error_with_its_id(emulator: Emulator, query: str) -> None:
     # GIVEN an acknowledged connection
     async with raw_client(emulator) as client:
         await client.init()
@@ -403,9 +425,16 @@ async def test_a_start_with_a_query_or_mutation_gets_an_error_with_its_id(
         assert "start_ack" not in [m["type"] for m in client.received]
 
 
-@pytest.mark.parametrize("query", ["subscription {", "subscription S { onFileHashed { nope } }",
-                                   "subscription S($id: Int) { onFileHashed(id: $id) { id } }", ""],
-                         ids=["syntax", "unknown-field", "wrong-variable-type", "empty"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "subscription {",
+        "subscription S { onFileHashed { nope } }",
+        "subscription S($id: Int) { onFileHashed(id: $id) { id } }",
+        "",
+    ],
+    ids=["syntax", "unknown-field", "wrong-variable-type", "empty"],
+)
 async def test_a_start_with_invalid_graphql_gets_an_error_with_its_id(emulator: Emulator, query: str) -> None:
     # GIVEN an acknowledged connection
     async with raw_client(emulator) as client:
@@ -423,8 +452,11 @@ async def test_a_start_with_invalid_graphql_gets_an_error_with_its_id(emulator: 
         assert "start_ack" not in [m["type"] for m in client.received]
 
 
-@pytest.mark.parametrize("payload", [{}, {"data": {"query": SUBSCRIPTION}}, {"data": "not json"}, "x"],
-                         ids=["no-data", "data-not-a-string", "data-not-json", "payload-not-an-object"])
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"data": {"query": SUBSCRIPTION}}, {"data": "not json"}, "x"],
+    ids=["no-data", "data-not-a-string", "data-not-json", "payload-not-an-object"],
+)
 async def test_a_start_without_a_json_string_in_data_gets_an_error_with_its_id(
     emulator: Emulator, payload: Any
 ) -> None:
@@ -542,8 +574,7 @@ def iam_auth(emulator: Emulator, secret: str | None = None) -> AppSyncIAMAuthent
     return AppSyncIAMAuthentication(host=emulator.host, region_name="us-east-1", credentials=credentials)
 
 
-@pytest.mark.parametrize(("secret", "accepted"), [(None, True), ("not-the-secret", False)],
-                         ids=["right", "wrong"])
+@pytest.mark.parametrize(("secret", "accepted"), [(None, True), ("not-the-secret", False)], ids=["right", "wrong"])
 async def test_an_iam_header_object_at_connect_is_verified(
     emulator: Emulator, secret: str | None, accepted: bool
 ) -> None:
@@ -575,8 +606,13 @@ async def test_a_start_signed_over_other_data_is_refused(emulator: Emulator) -> 
         signed_for_other_data = iam_auth(emulator).get_headers(data.replace("file-", "evil-"))
 
         # WHEN it is sent
-        await client.send({"id": "sig-1", "type": "start",
-                           "payload": {"data": data, "extensions": {"authorization": signed_for_other_data}}})
+        await client.send(
+            {
+                "id": "sig-1",
+                "type": "start",
+                "payload": {"data": data, "extensions": {"authorization": signed_for_other_data}},
+            }
+        )
         error = await client.receive()
 
         # THEN that start is refused: the signature covers payload.data exactly
@@ -608,8 +644,10 @@ async def test_gql_closes_cleanly_with_subscriptions_running(private_emulator: E
         return count  # reached only when the server completes the subscription
 
     async with Client(transport=transport) as session:
-        listeners = [asyncio.create_task(listen(session, {"id": file_id})),
-                     asyncio.create_task(listen(session, {"id": file_id}))]
+        listeners = [
+            asyncio.create_task(listen(session, {"id": file_id})),
+            asyncio.create_task(listen(session, {"id": file_id})),
+        ]
         for _ in range(200):
             if await subscriber_count(emulator) >= before + 2 or any(t.done() for t in listeners):
                 break

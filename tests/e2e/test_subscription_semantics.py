@@ -54,9 +54,7 @@ Results = asyncio.Queue[ExecutionResult | BaseException]
 
 
 @asynccontextmanager
-async def connection(
-    emulator: Emulator, protocol: str, requests: list[Request]
-) -> AsyncIterator[list[Results]]:
+async def connection(emulator: Emulator, protocol: str, requests: list[Request]) -> AsyncIterator[list[Results]]:
     """One connection carrying these subscriptions: one queue of results each, yielded once the server
     has registered them all. Results with errors are queued like any other."""
     before = await subscriber_count(emulator)
@@ -144,8 +142,9 @@ async def test_omitted_arguments_filter_nothing(emulator: Emulator, protocol: st
             assert [(await next_event(queue))["id"] for _ in range(2)] == [x, y]
 
 
-@pytest.mark.parametrize("null_id", [(NAMES_BY_ID_NULL, None), (NAMES_BY_ID, {"id": None})],
-                         ids=["literal-null", "variable-null"])
+@pytest.mark.parametrize(
+    "null_id", [(NAMES_BY_ID_NULL, None), (NAMES_BY_ID, {"id": None})], ids=["literal-null", "variable-null"]
+)
 async def test_an_explicit_null_matches_only_a_null_result_field(
     emulator: Emulator, protocol: str, null_id: Request
 ) -> None:
@@ -160,8 +159,11 @@ async def test_an_explicit_null_matches_only_a_null_result_field(
         assert await next_event(null_ids) == {"name": "y.txt", "owner": None}
 
 
-@pytest.mark.parametrize("null_owner", [(OWNER_NULL, None), (BY_OWNER_VARIABLE, {"owner": None})],
-                         ids=["literal-null", "variable-null"])
+@pytest.mark.parametrize(
+    "null_owner",
+    [(OWNER_NULL, None), (BY_OWNER_VARIABLE, {"owner": None})],
+    ids=["literal-null", "variable-null"],
+)
 async def test_an_explicit_null_owner_gets_api_key_uploads_and_someone_gets_none(
     emulator: Emulator, protocol: str, null_owner: Request
 ) -> None:
@@ -192,26 +194,31 @@ async def test_an_explicit_null_owner_gets_api_key_uploads_and_someone_gets_none
 # --- only what the mutation selected --------------------------------------------------------------
 
 
-async def test_a_subscriber_gets_only_the_fields_the_mutation_selected(
-    emulator: Emulator, protocol: str
-) -> None:
+async def test_a_subscriber_gets_only_the_fields_the_mutation_selected(emulator: Emulator, protocol: str) -> None:
     # GIVEN a subscriber selecting nullable fields (hashes, error) and one selecting non-null `name`
     x = new_id()
     nullable = "subscription S($id: ID) { onFileHashed(id: $id) { id status hashes { md5 } error } }"
     non_null = "subscription S($id: ID) { onFileHashed(id: $id) { id name } }"
     async with connection(emulator, protocol, [(nullable, {"id": x}), (non_null, {"id": x})]) as (
-        wants_hashes, wants_name,
+        wants_hashes,
+        wants_name,
     ):
         # WHEN the file is published with hashes, an error and a name in its input, but a selection
         # that omits all three
         published = await publish_file_hashed(
-            emulator, file_hashed_input(x, name="secret.txt", error="not for subscribers"),
+            emulator,
+            file_hashed_input(x, name="secret.txt", error="not for subscribers"),
             selection="id size status createdAt owner",
         )
 
         # THEN the first subscriber gets null for what the mutation did not select, not the input's values
-        assert published == {"id": x, "size": 3, "status": "HASHED", "createdAt": "2024-01-02T03:04:05.678Z",
-                             "owner": None}
+        assert published == {
+            "id": x,
+            "size": 3,
+            "status": "HASHED",
+            "createdAt": "2024-01-02T03:04:05.678Z",
+            "owner": None,
+        }
         assert await next_event(wants_hashes) == {"id": x, "status": "HASHED", "hashes": None, "error": None}
 
         # AND the second gets AppSync's non-null error: the whole onFileHashed is null, the path names `name`
@@ -236,7 +243,8 @@ async def test_a_field_selected_twice_by_the_mutation_is_published_with_all_its_
     async with connection(emulator, protocol, [(query, {"id": x})]) as (subscriber,):
         # WHEN the mutation selects `hashes` three times, once through an inline fragment
         await publish_file_hashed(
-            emulator, file_hashed_input(x),
+            emulator,
+            file_hashed_input(x),
             selection="id hashes { md5 } hashes { sha1 } ... on File { hashes { sha256 sha512 } }",
         )
 
@@ -248,9 +256,7 @@ async def test_a_field_selected_twice_by_the_mutation_is_published_with_all_its_
 # --- fan-out --------------------------------------------------------------------------------------
 
 
-async def test_many_subscribers_on_many_connections_each_get_one_event(
-    emulator: Emulator, protocol: str
-) -> None:
+async def test_many_subscribers_on_many_connections_each_get_one_event(emulator: Emulator, protocol: str) -> None:
     # GIVEN 20 connections with three subscriptions each that all match file X
     x = new_id()
     requests: list[Request] = [(ALL, None), (BY_ID, {"id": x}), (OWNER_NULL, None)]

@@ -79,7 +79,9 @@ def test_failed_update_condition_raises_condition_failed_with_the_state_found(
     # GIVEN the item is HASHED, so DynamoDB refuses `#status IN (:s0, :s1)` and returns the old item
     table, stubber = dynamo
     stubber.add_client_error(
-        "update_item", "ConditionalCheckFailedException", http_status_code=400,
+        "update_item",
+        "ConditionalCheckFailedException",
+        http_status_code=400,
         modeled_fields={"Item": {"id": {"S": "f1"}, "status": {"S": "HASHED"}}},
     )
     # WHEN an update requires PENDING or HASHING
@@ -194,12 +196,19 @@ def test_presigned_put_signs_size_type_and_checksum() -> None:
     store = S3BlobStore("bucket", client=s3_blob_store.new_client(region=REGION, session=_session()))
     body = b"hello"
     # WHEN an upload is presigned with a known sha256
-    request = store.presign_put("uploads/f1", size=5, content_type="text/plain", expires_in=60,
-                                sha256=hashlib.sha256(body).hexdigest())
+    request = store.presign_put(
+        "uploads/f1",
+        size=5,
+        content_type="text/plain",
+        expires_in=60,
+        sha256=hashlib.sha256(body).hexdigest(),
+    )
     # THEN each pinned value is a header the client must send, and part of the signature
     checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
     assert request.headers == {
-        "content-length": "5", "content-type": "text/plain", "x-amz-checksum-sha256": checksum
+        "content-length": "5",
+        "content-type": "text/plain",
+        "x-amz-checksum-sha256": checksum,
     }
     query = parse_qs(urlsplit(request.url).query)
     assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host;x-amz-checksum-sha256"]
@@ -216,15 +225,17 @@ def test_presigned_get_asks_for_an_rfc5987_attachment() -> None:
 # --- wiring ------------------------------------------------------------------------------------
 def test_the_aws_backend_wires_the_boto3_adapters() -> None:
     # GIVEN the environment of a Lambda pointed at local servers
-    settings = Settings.from_env({
-        "LAMBDASHARE_BACKEND": "aws",
-        "LAMBDASHARE_TABLE": "files-table",
-        "LAMBDASHARE_BUCKET": "files-bucket",
-        "LAMBDASHARE_SECRET": "s",
-        "AWS_REGION": REGION,
-        "LAMBDASHARE_DYNAMODB_ENDPOINT": "http://127.0.0.1:8001",
-        "LAMBDASHARE_S3_ENDPOINT": "http://127.0.0.1:8333",
-    })
+    settings = Settings.from_env(
+        {
+            "LAMBDASHARE_BACKEND": "aws",
+            "LAMBDASHARE_TABLE": "files-table",
+            "LAMBDASHARE_BUCKET": "files-bucket",
+            "LAMBDASHARE_SECRET": "s",
+            "AWS_REGION": REGION,
+            "LAMBDASHARE_DYNAMODB_ENDPOINT": "http://127.0.0.1:8001",
+            "LAMBDASHARE_S3_ENDPOINT": "http://127.0.0.1:8333",
+        }
+    )
     # WHEN the ports are built
     ports = build_ports(settings)
     # THEN they are the boto3 adapters, on those endpoints

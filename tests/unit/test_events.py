@@ -35,8 +35,14 @@ def shape(value: Any) -> Any:
 
 
 def _s3_event(key: str = "HappyFace.jpg", **overrides: Any) -> dict[str, Any]:
-    fields = {"bucket": "mybucket", "key": key, "size": 1024, "etag": "d41d8cd98f00b204e9800998ecf8427e",
-              "region": "us-west-2", **overrides}
+    fields = {
+        "bucket": "mybucket",
+        "key": key,
+        "size": 1024,
+        "etag": "d41d8cd98f00b204e9800998ecf8427e",
+        "region": "us-west-2",
+        **overrides,
+    }
     return s3_object_created(**fields)
 
 
@@ -51,11 +57,14 @@ def test_s3_event_has_the_keys_of_the_sample() -> None:
     assert shape(ours) == shape(sample)
 
 
-@pytest.mark.parametrize(("key", "on_the_wire"), [
-    ("a b+c.txt", "a+b%2Bc.txt"),
-    ("uploads/2024/a b+c.txt", "uploads/2024/a+b%2Bc.txt"),
-    ("ünïcode & co=1?.bin", "%C3%BCn%C3%AFcode+%26+co%3D1%3F.bin"),
-])
+@pytest.mark.parametrize(
+    ("key", "on_the_wire"),
+    [
+        ("a b+c.txt", "a+b%2Bc.txt"),
+        ("uploads/2024/a b+c.txt", "uploads/2024/a+b%2Bc.txt"),
+        ("ünïcode & co=1?.bin", "%C3%BCn%C3%AFcode+%26+co%3D1%3F.bin"),
+    ],
+)
 def test_s3_event_reads_back_through_powertools(key: str, on_the_wire: str) -> None:
     # GIVEN an object created with a key that needs form-encoding
     # WHEN the emulator's notification is read with Powertools' S3Event
@@ -170,16 +179,31 @@ def test_appsync_event_reads_back_through_powertools() -> None:
 
 def test_appsync_event_carries_an_iam_identity_and_a_source() -> None:
     # GIVEN an IAM caller's identity, as the emulator's authenticator describes it, and a parent object
-    identity = {"accountId": "000000000000", "cognitoIdentityPoolId": None, "cognitoIdentityId": None,
-                "cognitoIdentityAuthType": None, "cognitoIdentityAuthProvider": None,
-                "sourceIp": ["127.0.0.1"], "username": "AKIALOCAL",
-                "userArn": "arn:aws:iam::000000000000:user/lambdashare-local"}
+    identity = {
+        "accountId": "000000000000",
+        "cognitoIdentityPoolId": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityAuthType": None,
+        "cognitoIdentityAuthProvider": None,
+        "sourceIp": ["127.0.0.1"],
+        "username": "AKIALOCAL",
+        "userArn": "arn:aws:iam::000000000000:user/lambdashare-local",
+    }
 
     # WHEN the event is built and read with Powertools
-    event = AppSyncResolverEvent(appsync_resolver_event(
-        field_name="hashes", parent_type_name="File", arguments={}, identity=identity, headers={},
-        variables={}, selection_set_list=["md5"], selection_set_graphql="{\n  md5\n}", source={"id": "f1"},
-    ))
+    event = AppSyncResolverEvent(
+        appsync_resolver_event(
+            field_name="hashes",
+            parent_type_name="File",
+            arguments={},
+            identity=identity,
+            headers={},
+            variables={},
+            selection_set_list=["md5"],
+            selection_set_graphql="{\n  md5\n}",
+            source={"id": "f1"},
+        )
+    )
 
     # THEN Powertools sees an IAM identity and the parent
     assert event.identity is not None

@@ -17,9 +17,9 @@ import pytest
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.domain.errors import PublishError
-from lambdashare.domain.identity import Principal
 from lambdashare.domain.files import files_by_hash, object_key
 from lambdashare.domain.hash_file import Outcome, hash_object
+from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import ALGORITHMS, FileRecord, aws_datetime
 from lambdashare.emulator.events import s3_object_created
 from lambdashare.emulator.lambda_runtime import LambdaContext
@@ -78,9 +78,7 @@ def digests(body: bytes) -> dict[str, str]:
     return {name: hashlib.new(name, body).hexdigest() for name in ALGORITHMS}
 
 
-def test_duplicate_delivery_publishes_once_and_changes_nothing(
-    table: SqliteTable, blobs: FileBlobStore
-) -> None:
+def test_duplicate_delivery_publishes_once_and_changes_nothing(table: SqliteTable, blobs: FileBlobStore) -> None:
     # GIVEN an uploaded object for a pending file
     body = b"lambdashare" * 1000
     record = pending_file(table, size=len(body))

@@ -46,8 +46,12 @@ def pool(pool_dir: Path) -> UserPool:
 
 def authenticator(pool: UserPool) -> Authenticator:
     return Authenticator(
-        api_key="da2-unit", access_key_id="AKIAUNIT", secret_access_key="secret", region="us-east-1",
-        user_pool=pool, api_key_expires=None,
+        api_key="da2-unit",
+        access_key_id="AKIAUNIT",
+        secret_access_key="secret",
+        region="us-east-1",
+        user_pool=pool,
+        api_key_expires=None,
     )
 
 
@@ -55,8 +59,13 @@ def cognito_claims(pool: UserPool, token_use: str = "id", **overrides: Any) -> d
     """Claims shaped as Cognito's, for the pool's app client; an override of `_DROP` removes a claim."""
     now = int(time.time())
     claims: dict[str, Any] = {
-        "sub": pool.sub_for("mallory"), "iss": pool.issuer, "token_use": token_use,
-        "auth_time": now, "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4()),
+        "sub": pool.sub_for("mallory"),
+        "iss": pool.issuer,
+        "token_use": token_use,
+        "auth_time": now,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": str(uuid.uuid4()),
     }
     if token_use == "id":
         claims.update({"aud": pool.client_id, "cognito:username": "mallory"})
@@ -119,9 +128,7 @@ def test_an_access_token_names_the_client_and_verifies(pool: UserPool) -> None:
     assert claims["exp"] - claims["iat"] == 900
 
 
-def test_the_same_user_has_the_same_sub_in_every_token_and_after_a_restart(
-    pool: UserPool, pool_dir: Path
-) -> None:
+def test_the_same_user_has_the_same_sub_in_every_token_and_after_a_restart(pool: UserPool, pool_dir: Path) -> None:
     # GIVEN two ID tokens and an access token for alice, one from the pool reloaded from disk, and one for bob
     first = pool.verify(pool.issue("alice"))
     second = pool.verify(pool.issue("alice", groups=["admins"]))
@@ -176,9 +183,7 @@ def test_the_jwks_verifies_a_token_as_a_pyjwkclient_would(pool: UserPool) -> Non
     # WHEN a client picks the key by the token's kid and verifies with it, as PyJWKClient does
     keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(jwks).keys if key.public_key_use == "sig"}
     key = keys[jwt.get_unverified_header(token)["kid"]]
-    claims = jwt.decode(
-        token, key.key, algorithms=[key.algorithm_name], audience=pool.client_id, issuer=pool.issuer
-    )
+    claims = jwt.decode(token, key.key, algorithms=[key.algorithm_name], audience=pool.client_id, issuer=pool.issuer)
 
     # THEN the token verifies, and the JWKS holds the public half only
     assert claims["cognito:username"] == "alice"
@@ -251,16 +256,13 @@ REFUSED: dict[str, Callable[[UserPool], str]] = {
     "audience as a list": lambda p: rs256(p, cognito_claims(p, aud=[p.client_id, "another"])),
     "no audience": lambda p: rs256(p, cognito_claims(p, aud=_DROP)),
     "access token for another client": lambda p: rs256(p, cognito_claims(p, "access", client_id="another")),
-    "access token without client_id":
-        lambda p: rs256(p, cognito_claims(p, "access", client_id=_DROP, aud=p.client_id)),
+    "access token without client_id": lambda p: rs256(p, cognito_claims(p, "access", client_id=_DROP, aud=p.client_id)),
     "wrong issuer": lambda p: rs256(p, cognito_claims(p, iss=OTHER_POOL_ISSUER)),
-    "issuer of another region":
-        lambda p: rs256(p, cognito_claims(p, iss=p.issuer.replace("us-east-1.", "eu-west-1."))),
+    "issuer of another region": lambda p: rs256(p, cognito_claims(p, iss=p.issuer.replace("us-east-1.", "eu-west-1."))),
     "no issuer": lambda p: rs256(p, cognito_claims(p, iss=_DROP)),
     "token_use refresh": lambda p: rs256(p, cognito_claims(p, token_use="refresh")),
     "no token_use": lambda p: rs256(p, cognito_claims(p, token_use=_DROP)),
-    "ID claims but token_use access":
-        lambda p: rs256(p, cognito_claims(p, token_use="access", client_id=_DROP)),
+    "ID claims but token_use access": lambda p: rs256(p, cognito_claims(p, token_use="access", client_id=_DROP)),
     "no exp": lambda p: rs256(p, cognito_claims(p, exp=_DROP)),
     "no sub": lambda p: rs256(p, cognito_claims(p, sub=_DROP)),
     "garbage": lambda p: "not-a-jwt",
@@ -296,9 +298,7 @@ def test_the_pool_refuses(pool: UserPool, refused_tokens: dict[str, str], case: 
 
 
 @pytest.mark.parametrize("case", REFUSED_CASES)
-def test_the_authenticator_answers_unauthorized(
-    pool: UserPool, refused_tokens: dict[str, str], case: str
-) -> None:
+def test_the_authenticator_answers_unauthorized(pool: UserPool, refused_tokens: dict[str, str], case: str) -> None:
     # GIVEN the same token in an Authorization header, bare and as a Bearer token
     for authorization in (refused_tokens[case], f"Bearer {refused_tokens[case]}"):
         # WHEN / THEN the request is refused with AppSync's UnauthorizedException
@@ -319,10 +319,12 @@ def test_a_token_of_another_pool_is_refused(pool: UserPool, tmp_path: Path) -> N
 def test_a_token_just_past_exp_is_refused_and_one_just_before_is_accepted(pool: UserPool) -> None:
     # GIVEN tokens whose exp is 10 s ago, and 10 s ahead (the pool allows 5 s of clock skew)
     now = int(time.time())
-    past = jwt.encode(cognito_claims(pool, exp=now - 10), pool.private_key, algorithm="RS256",
-                      headers={"kid": pool.kid})
-    soon = jwt.encode(cognito_claims(pool, exp=now + 10), pool.private_key, algorithm="RS256",
-                      headers={"kid": pool.kid})
+    past = jwt.encode(
+        cognito_claims(pool, exp=now - 10), pool.private_key, algorithm="RS256", headers={"kid": pool.kid}
+    )
+    soon = jwt.encode(
+        cognito_claims(pool, exp=now + 10), pool.private_key, algorithm="RS256", headers={"kid": pool.kid}
+    )
 
     # WHEN / THEN
     with pytest.raises(InvalidTokenError):
@@ -335,8 +337,11 @@ def test_a_token_just_past_exp_is_refused_and_one_just_before_is_accepted(pool: 
 
 def authenticate(pool: UserPool, authorization: str, **headers: str) -> Any:
     return authenticator(pool).authenticate(
-        {"authorization": authorization, **headers}, method="POST", url="http://127.0.0.1:8000/graphql",
-        body=b"{}", source_ip="127.0.0.1",
+        {"authorization": authorization, **headers},
+        method="POST",
+        url="http://127.0.0.1:8000/graphql",
+        body=b"{}",
+        source_ip="127.0.0.1",
     )
 
 
@@ -374,15 +379,28 @@ def test_a_token_wins_over_an_api_key_but_a_bad_token_is_not_rescued_by_it(pool:
 # --- lambdashare token ----------------------------------------------------------------------------
 
 
-def test_the_token_command_prints_one_verifiable_token(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_token_command_prints_one_verifiable_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a data dir
     data_dir = tmp_path / "data"
 
     # WHEN `lambdashare token` runs for alice, in two groups, for 15 minutes, as an access token
-    status = main(["token", "--user", "alice", "--group", "admins", "--group", "ops", "--ttl", "15m",
-                   "--token-use", "access", "--data-dir", str(data_dir)])
+    status = main(
+        [
+            "token",
+            "--user",
+            "alice",
+            "--group",
+            "admins",
+            "--group",
+            "ops",
+            "--ttl",
+            "15m",
+            "--token-use",
+            "access",
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
 
     # THEN it prints the token alone, on one line, and the data dir's pool accepts it
     out, err = capsys.readouterr()
@@ -397,9 +415,7 @@ def test_the_token_command_prints_one_verifiable_token(
     assert claims["exp"] - claims["iat"] == 900
 
 
-@pytest.mark.parametrize(
-    ("ttl", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172800)]
-)
+@pytest.mark.parametrize(("ttl", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172800)])
 def test_the_token_command_reads_durations(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], ttl: str, seconds: int
 ) -> None:
@@ -412,9 +428,7 @@ def test_the_token_command_reads_durations(
 
 
 @pytest.mark.parametrize("ttl", ["0", "0s", "1.5h", "-5m", "abc", "", "5w", " 5", "1_0", "h"])
-def test_the_token_command_refuses_a_bad_ttl(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], ttl: str
-) -> None:
+def test_the_token_command_refuses_a_bad_ttl(tmp_path: Path, capsys: pytest.CaptureFixture[str], ttl: str) -> None:
     # GIVEN / WHEN a token is asked for with a lifetime that is not a positive duration
     with pytest.raises(SystemExit) as exited:
         main(["token", "--user", "alice", f"--ttl={ttl}", "--data-dir", str(tmp_path)])
@@ -437,9 +451,7 @@ def test_the_token_command_refuses_an_empty_user(tmp_path: Path, capsys: pytest.
     assert "--user" in capsys.readouterr().err
 
 
-def test_the_token_command_reports_an_unusable_data_dir(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_token_command_reports_an_unusable_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a data dir path that is a file
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")

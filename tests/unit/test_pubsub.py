@@ -35,40 +35,67 @@ def test_no_filters_match_every_payload() -> None:
     assert delivered_to({}, file(id="other", owner="alice"))
 
 
-@pytest.mark.parametrize(("filters", "payload", "expected"), [
-    ({"owner": None}, file(owner=None), True),
-    ({"owner": None}, file(owner="alice"), False),
-    ({"owner": None}, {"id": "f1"}, True),  # a field the mutation did not select is null
-    ({"owner": "alice"}, file(owner=None), False),
-    ({"owner": "alice"}, {"id": "f1"}, False),
-    ({"owner": "None"}, file(owner=None), False),  # null is not the string "None"
-    ({"owner": None}, file(owner="None"), False),
-    ({"owner": ""}, file(owner=None), False),
-], ids=["null-null", "null-value", "null-unselected", "value-null", "value-unselected", "string-None-null",
-        "null-string-None", "empty-null"])
-def test_an_explicit_null_matches_only_null(
-    filters: dict[str, Any], payload: dict[str, Any], expected: bool
-) -> None:
+@pytest.mark.parametrize(
+    ("filters", "payload", "expected"),
+    [
+        ({"owner": None}, file(owner=None), True),
+        ({"owner": None}, file(owner="alice"), False),
+        ({"owner": None}, {"id": "f1"}, True),  # a field the mutation did not select is null
+        ({"owner": "alice"}, file(owner=None), False),
+        ({"owner": "alice"}, {"id": "f1"}, False),
+        ({"owner": "None"}, file(owner=None), False),  # null is not the string "None"
+        ({"owner": None}, file(owner="None"), False),
+        ({"owner": ""}, file(owner=None), False),
+    ],
+    ids=[
+        "null-null",
+        "null-value",
+        "null-unselected",
+        "value-null",
+        "value-unselected",
+        "string-None-null",
+        "null-string-None",
+        "empty-null",
+    ],
+)
+def test_an_explicit_null_matches_only_null(filters: dict[str, Any], payload: dict[str, Any], expected: bool) -> None:
     # GIVEN / WHEN / THEN
     assert delivered_to(filters, payload) is expected
 
 
-@pytest.mark.parametrize(("filters", "payload", "expected"), [
-    ({"id": "f1"}, file(id="f1"), True),
-    ({"id": "f1"}, file(id="f10"), False),
-    ({"id": "f1"}, file(id="F1"), False),
-    ({"id": "5"}, file(id=5), True),  # an ID is a string on the wire: 5 and "5" are one ID
-    ({"id": 5}, file(id="5"), True),
-    ({"size": 10}, file(size=10.0), True),  # numbers compare by value
-    ({"size": 10.5}, file(size=10.0), False),
-    ({"flag": True}, file(flag=True), True),
-    ({"flag": True}, file(flag=1), False),  # true is not 1
-    ({"flag": False}, file(flag=0), False),
-    ({"flag": True}, file(flag="True"), False),
-    ({"status": "HASHED"}, file(status="HASHED"), True),
-    ({"status": "HASHED"}, file(status="FAILED"), False),
-], ids=["id", "id-prefix", "id-case", "id-int-payload", "id-int-filter", "int-float", "float-float",
-        "bool", "bool-int", "false-zero", "bool-string", "enum", "enum-other"])
+@pytest.mark.parametrize(
+    ("filters", "payload", "expected"),
+    [
+        ({"id": "f1"}, file(id="f1"), True),
+        ({"id": "f1"}, file(id="f10"), False),
+        ({"id": "f1"}, file(id="F1"), False),
+        ({"id": "5"}, file(id=5), True),  # an ID is a string on the wire: 5 and "5" are one ID
+        ({"id": 5}, file(id="5"), True),
+        ({"size": 10}, file(size=10.0), True),  # numbers compare by value
+        ({"size": 10.5}, file(size=10.0), False),
+        ({"flag": True}, file(flag=True), True),
+        ({"flag": True}, file(flag=1), False),  # true is not 1
+        ({"flag": False}, file(flag=0), False),
+        ({"flag": True}, file(flag="True"), False),
+        ({"status": "HASHED"}, file(status="HASHED"), True),
+        ({"status": "HASHED"}, file(status="FAILED"), False),
+    ],
+    ids=[
+        "id",
+        "id-prefix",
+        "id-case",
+        "id-int-payload",
+        "id-int-filter",
+        "int-float",
+        "float-float",
+        "bool",
+        "bool-int",
+        "false-zero",
+        "bool-string",
+        "enum",
+        "enum-other",
+    ],
+)
 def test_values_compare_as_appsync_compares_them(
     filters: dict[str, Any], payload: dict[str, Any], expected: bool
 ) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphql import (
+    DirectiveDefinitionNode,
     FieldDefinitionNode,
     InputObjectTypeDefinitionNode,
     ListValueNode,
     ObjectTypeDefinitionNode,
     ScalarTypeDefinitionNode,
-    DirectiveDefinitionNode,
     StringValueNode,
     build_schema,
     parse,

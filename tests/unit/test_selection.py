@@ -32,12 +32,18 @@ def projected(value: Any, document: str) -> Any:
 # --- selectionSetList -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("document", "expected"), [
-    ("{ file(id: 1) { id name } }", ["id", "name"]),
-    ("{ file(id: 1) { id hashes { md5 sha1 } size } }",
-     ["id", "hashes", "hashes/md5", "hashes/sha1", "size"]),
-    ("{ post { author { address { city } } } }", ["author", "author/address", "author/address/city"]),
-], ids=["flat", "nested", "deeply-nested"])
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("{ file(id: 1) { id name } }", ["id", "name"]),
+        (
+            "{ file(id: 1) { id hashes { md5 sha1 } size } }",
+            ["id", "hashes", "hashes/md5", "hashes/sha1", "size"],
+        ),
+        ("{ post { author { address { city } } } }", ["author", "author/address", "author/address/city"]),
+    ],
+    ids=["flat", "nested", "deeply-nested"],
+)
 def test_selection_set_list_lists_nested_fields_with_slashes(document: str, expected: list[str]) -> None:
     # GIVEN / WHEN / THEN nested fields are listed after their parent as parent/child
     assert listed(document) == expected
@@ -82,8 +88,15 @@ def test_selection_set_list_of_a_leaf_field_is_empty() -> None:
 # --- project --------------------------------------------------------------------------------------
 
 
-FILE = {"id": "f1", "name": "a.txt", "size": 3, "owner": None, "status": "HASHED",
-        "hashes": {"md5": "m", "sha1": "s1", "sha256": "s256", "sha512": "s512"}, "error": None}
+FILE = {
+    "id": "f1",
+    "name": "a.txt",
+    "size": 3,
+    "owner": None,
+    "status": "HASHED",
+    "hashes": {"md5": "m", "sha1": "s1", "sha256": "s256", "sha512": "s512"},
+    "error": None,
+}
 
 
 def test_project_keeps_only_the_selected_fields() -> None:
@@ -121,12 +134,16 @@ def test_project_follows_inline_fragments_and_fragment_spreads() -> None:
     assert projected(FILE, document) == {"id": "f1", "name": "a.txt", "size": 3, "hashes": {"sha1": "s1"}}
 
 
-@pytest.mark.parametrize("document", [
-    "mutation { publish { hashes { md5 } hashes { sha1 } } }",
-    "mutation { publish { hashes { md5 } ... on File { hashes { sha1 } } } }",
-    "mutation M { publish { hashes { md5 } ...F } } fragment F on File { hashes { sha1 } }",
-    "mutation { publish { a: hashes { md5 } b: hashes { sha1 } } }",
-], ids=["twice", "inline-fragment", "fragment-spread", "aliases"])
+@pytest.mark.parametrize(
+    "document",
+    [
+        "mutation { publish { hashes { md5 } hashes { sha1 } } }",
+        "mutation { publish { hashes { md5 } ... on File { hashes { sha1 } } } }",
+        "mutation M { publish { hashes { md5 } ...F } } fragment F on File { hashes { sha1 } }",
+        "mutation { publish { a: hashes { md5 } b: hashes { sha1 } } }",
+    ],
+    ids=["twice", "inline-fragment", "fragment-spread", "aliases"],
+)
 def test_project_merges_the_subselections_of_a_field_selected_more_than_once(document: str) -> None:
     # GIVEN `hashes` selected twice with different subfields
     # WHEN projecting

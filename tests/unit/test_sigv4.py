@@ -55,20 +55,34 @@ def user_pool(tmp_path_factory: pytest.TempPathFactory) -> UserPool:
 @pytest.fixture
 def auth(user_pool: UserPool) -> Authenticator:
     return Authenticator(
-        api_key=API_KEY_VALUE, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY, region=REGION,
-        user_pool=user_pool, api_key_expires=None,
+        api_key=API_KEY_VALUE,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        region=REGION,
+        user_pool=user_pool,
+        api_key_expires=None,
     )
 
 
 def sign_http(
-    body: str = BODY, *, credentials: Credentials = GOOD, region: str = REGION, service: str = "appsync",
-    url: str = URL, offset: timedelta = timedelta(0), headers: Mapping[str, str] | None = None,
+    body: str = BODY,
+    *,
+    credentials: Credentials = GOOD,
+    region: str = REGION,
+    service: str = "appsync",
+    url: str = URL,
+    offset: timedelta = timedelta(0),
+    headers: Mapping[str, str] | None = None,
     signer: type[SigV4Auth] = SigV4Auth,
 ) -> dict[str, str]:
     """The headers of a POST signed by botocore, as the hasher signs its AppSync call; lower-cased, as
     the emulator hands them to the Authenticator."""
-    request = AWSRequest(method="POST", url=url, data=body.encode(),
-                         headers={"content-type": "application/json", **(headers or {})})
+    request = AWSRequest(
+        method="POST",
+        url=url,
+        data=body.encode(),
+        headers={"content-type": "application/json", **(headers or {})},
+    )
     with botocore_clock(offset):
         signer(credentials, service, region).add_auth(request)
     signed = {name.lower(): value for name, value in request.headers.items()}
@@ -94,8 +108,7 @@ def realtime(auth: Authenticator, header: Mapping[str, str], data: str | None = 
     """As the real-time handler checks a header object: the connection's is signed over POST
     /graphql/connect and `{}`, a start's over POST /graphql and the start's data string."""
     path, body = ("/graphql", data.encode()) if data is not None else ("/graphql/connect", b"{}")
-    return auth.authenticate(header, method="POST", url=f"https://{header['host']}{path}", body=body,
-                             source_ip=None)
+    return auth.authenticate(header, method="POST", url=f"https://{header['host']}{path}", body=body, source_ip=None)
 
 
 # --- accepted -------------------------------------------------------------------------------------
@@ -111,9 +124,14 @@ def test_a_botocore_signed_request_is_the_local_iam_principal(auth: Authenticato
     # THEN the caller is AppSync's AWS_IAM identity
     assert caller.mode == AWS_IAM
     assert caller.identity == {
-        "accountId": ACCOUNT_ID, "cognitoIdentityPoolId": None, "cognitoIdentityId": None,
-        "cognitoIdentityAuthType": None, "cognitoIdentityAuthProvider": None, "sourceIp": ["10.0.0.7"],
-        "username": ACCESS_KEY, "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/lambdashare-local",
+        "accountId": ACCOUNT_ID,
+        "cognitoIdentityPoolId": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityAuthType": None,
+        "cognitoIdentityAuthProvider": None,
+        "sourceIp": ["10.0.0.7"],
+        "username": ACCESS_KEY,
+        "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/lambdashare-local",
     }
 
 
@@ -230,7 +248,7 @@ def test_a_session_token_is_covered_by_the_signature(auth: Authenticator) -> Non
 def test_a_body_changed_after_signing_is_refused(auth: Authenticator) -> None:
     # GIVEN a signed request whose body is then swapped
     headers = sign_http()
-    other = json.dumps({"query": "mutation { deleteFile(id: \"x\") { id } }"})
+    other = json.dumps({"query": 'mutation { deleteFile(id: "x") { id } }'})
 
     # WHEN / THEN it is refused
     with pytest.raises(BadSignatureError):
@@ -240,7 +258,7 @@ def test_a_body_changed_after_signing_is_refused(auth: Authenticator) -> None:
 def test_a_lying_content_sha256_header_does_not_unsign_the_body(auth: Authenticator) -> None:
     # GIVEN a request that signs x-amz-content-sha256: UNSIGNED-PAYLOAD, then swaps the body
     headers = sign_http(headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
-    other = json.dumps({"query": "mutation { deleteFile(id: \"x\") { id } }"})
+    other = json.dumps({"query": 'mutation { deleteFile(id: "x") { id } }'})
 
     # WHEN / THEN neither the body it signed nor another is accepted: AppSync has no unsigned payloads
     for body in (BODY, other):
@@ -280,9 +298,7 @@ def test_a_connect_signature_is_not_a_start_signature(auth: Authenticator) -> No
 
 
 @pytest.mark.parametrize(("region", "service"), [("eu-west-1", "appsync"), (REGION, "execute-api")])
-def test_a_signature_for_another_region_or_service_is_refused(
-    auth: Authenticator, region: str, service: str
-) -> None:
+def test_a_signature_for_another_region_or_service_is_refused(auth: Authenticator, region: str, service: str) -> None:
     # GIVEN a request correctly signed, but for another region or service
     headers = sign_http(region=region, service=service)
 
@@ -303,10 +319,17 @@ def test_a_credential_scope_of_another_day_is_refused(auth: Authenticator) -> No
         http(auth, headers)
 
 
-@pytest.mark.parametrize("damage", [
-    "no x-amz-date", "malformed x-amz-date", "no signature", "short signature", "no credential",
-    "host unsigned",
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "no x-amz-date",
+        "malformed x-amz-date",
+        "no signature",
+        "short signature",
+        "no credential",
+        "host unsigned",
+    ],
+)
 def test_a_malformed_sigv4_request_is_refused(auth: Authenticator, damage: str) -> None:
     # GIVEN a signed request, damaged
     headers = sign_http()
@@ -334,8 +357,12 @@ def test_a_malformed_sigv4_request_is_refused(auth: Authenticator, damage: str) 
 
 def with_expiry(user_pool: UserPool, expires: datetime | None) -> Authenticator:
     return Authenticator(
-        api_key=API_KEY_VALUE, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY, region=REGION,
-        user_pool=user_pool, api_key_expires=expires,
+        api_key=API_KEY_VALUE,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        region=REGION,
+        user_pool=user_pool,
+        api_key_expires=expires,
     )
 
 
@@ -381,13 +408,16 @@ def test_an_api_key_before_its_expiry_is_accepted(user_pool: UserPool) -> None:
     assert api_key(auth, API_KEY_VALUE).mode == API_KEY
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2030-01-01T00:00:00Z", datetime(2030, 1, 1, tzinfo=UTC)),
-    ("2030-01-01T00:00:00.000Z", datetime(2030, 1, 1, tzinfo=UTC)),
-    ("2030-01-01T01:30:00+01:30", datetime(2030, 1, 1, tzinfo=UTC)),
-    ("1893456000", datetime(2030, 1, 1, tzinfo=UTC)),
-    (" 1893456000 ", datetime(2030, 1, 1, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2030-01-01T00:00:00Z", datetime(2030, 1, 1, tzinfo=UTC)),
+        ("2030-01-01T00:00:00.000Z", datetime(2030, 1, 1, tzinfo=UTC)),
+        ("2030-01-01T01:30:00+01:30", datetime(2030, 1, 1, tzinfo=UTC)),
+        ("1893456000", datetime(2030, 1, 1, tzinfo=UTC)),
+        (" 1893456000 ", datetime(2030, 1, 1, tzinfo=UTC)),
+    ],
+)
 def test_the_expiry_is_an_awsdatetime_or_epoch_seconds(value: str, expected: datetime) -> None:
     # GIVEN / WHEN / THEN
     assert parse_expiry(value) == expected

@@ -23,8 +23,13 @@ ROOT_TYPES = ("Query", "Mutation")
 PUBLISH_FIELD_ARN = {"Fn::Sub": "${Api.Arn}/types/Mutation/fields/publishFileHashed"}
 #: A resolver with any of these runs code of its own: not a direct Lambda resolver.
 CODE_PROPERTIES = {
-    "Code", "CodeS3Location", "RequestMappingTemplate", "RequestMappingTemplateS3Location",
-    "ResponseMappingTemplate", "ResponseMappingTemplateS3Location", "PipelineConfig",
+    "Code",
+    "CodeS3Location",
+    "RequestMappingTemplate",
+    "RequestMappingTemplateS3Location",
+    "ResponseMappingTemplate",
+    "ResponseMappingTemplateS3Location",
+    "PipelineConfig",
 }
 
 
@@ -151,7 +156,7 @@ def _schema_fields() -> set[str]:
 
 
 def _template_resolvers() -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """"Type.field" -> [(resolver logical id, its data source resource)]."""
+    """ "Type.field" -> [(resolver logical id, its data source resource)]."""
     resources = _template()["Resources"]
     assert not _of_type(resources, "AWS::Serverless::GraphQLApi"), "resolvers there: extend this test"
     found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -321,4 +326,3 @@ def test_make_package_builds_what_the_template_deploys() -> None:
     requirements = package.requirements()
     assert any(r.startswith("aws-lambda-powertools[tracer]") for r in requirements)
     assert not [r for r in requirements if package._dist_name(r) in package.RUNTIME_PROVIDED]
-

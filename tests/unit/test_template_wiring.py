@@ -60,7 +60,9 @@ def test_serve_refuses_to_start_on_an_incomplete_template(tmp_path: Path) -> Non
     result = subprocess.run(
         [sys.executable, "-m", "lambdashare.cli", "serve", "--port", "1", "--data-dir", str(tmp_path / "d")],
         env={"LAMBDASHARE_TEMPLATE": str(broken), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     # THEN it exits at once, naming the field
     assert result.returncode == 2

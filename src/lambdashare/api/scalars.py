@@ -49,7 +49,10 @@ def _serialize_json(value: object) -> str:
 
 SCALARS: dict[object, ScalarDefinition] = {
     AWSDateTime: strawberry.scalar(
-        name="AWSDateTime", serialize=str, parse_value=_matching(_DATETIME, "AWSDateTime"), print_definition=False
+        name="AWSDateTime",
+        serialize=str,
+        parse_value=_matching(_DATETIME, "AWSDateTime"),
+        print_definition=False,
     ),
     AWSDate: strawberry.scalar(
         name="AWSDate", serialize=str, parse_value=_matching(_DATE, "AWSDate"), print_definition=False

@@ -16,14 +16,20 @@ from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
-from strawberry.types import ExecutionContext
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 from strawberry.utils.str_converters import to_camel_case
 
 from lambdashare.api.directives import USERS, AwsIam, AwsSubscribe
 from lambdashare.api.scalars import SCALARS
-from lambdashare.api.types import File, FileConnection, FileHashedInput, RequestUploadInput, Share, UploadTicket
-
+from lambdashare.api.types import (
+    File,
+    FileConnection,
+    FileHashedInput,
+    RequestUploadInput,
+    Share,
+    UploadTicket,
+)
 
 #: Bounds on what one request may ask for (AppSync has QueryDepthLimit and ResolverCountLimit).
 MAX_QUERY_DEPTH = 10
@@ -54,12 +60,15 @@ def _sources(info: strawberry.Info) -> DataSources:
 @strawberry.type(directives=USERS)
 class Query:
     @strawberry.field
-    async def file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
+    async def file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.field
     async def files(
-        self, info: strawberry.Info, limit: int | None = strawberry.UNSET, next_token: str | None = strawberry.UNSET
+        self,
+        info: strawberry.Info,
+        limit: int | None = strawberry.UNSET,
+        next_token: str | None = strawberry.UNSET,
     ) -> FileConnection:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
@@ -75,16 +84,19 @@ class Query:
 @strawberry.type(directives=USERS)
 class Mutation:
     @strawberry.mutation
-    async def request_upload(self, info: strawberry.Info, input: RequestUploadInput) -> UploadTicket:  # noqa: A002
+    async def request_upload(self, info: strawberry.Info, input: RequestUploadInput) -> UploadTicket:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation
-    async def delete_file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:  # noqa: A002
+    async def delete_file(self, info: strawberry.Info, id: strawberry.ID) -> File | None:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="A link for one file, valid expiresIn seconds (default a day, at most 7).")
     async def share_file(
-        self, info: strawberry.Info, id: strawberry.ID, expires_in: int | None = strawberry.UNSET  # noqa: A002
+        self,
+        info: strawberry.Info,
+        id: strawberry.ID,
+        expires_in: int | None = strawberry.UNSET,
     ) -> Share:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
@@ -93,19 +105,20 @@ class Mutation:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation(directives=[AwsIam()], description="Called by the hasher only.")
-    async def publish_file_hashed(self, info: strawberry.Info, input: FileHashedInput) -> File | None:  # noqa: A002
+    async def publish_file_hashed(self, info: strawberry.Info, input: FileHashedInput) -> File | None:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
 
 @strawberry.type(directives=USERS)
 class Subscription:
     @strawberry.subscription(
-        directives=[AwsSubscribe(mutations=["publishFileHashed"])], description="Fires on HASHED and on FAILED."
+        directives=[AwsSubscribe(mutations=["publishFileHashed"])],
+        description="Fires on HASHED and on FAILED.",
     )
     async def on_file_hashed(
         self,
         info: strawberry.Info,
-        id: strawberry.ID | None = strawberry.UNSET,  # noqa: A002
+        id: strawberry.ID | None = strawberry.UNSET,
         owner: str | None = strawberry.UNSET,
     ) -> AsyncIterator[File | None]:
         # a plain coroutine, not a generator, so auth is checked when the client subscribes
@@ -134,5 +147,10 @@ schema = AppSyncSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(default_resolver=resolve_from_json, scalar_map=SCALARS),
-    extensions=[lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), ParserCache, RequestBounds, ValidationCache],
+    extensions=[
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ParserCache,
+        RequestBounds,
+        ValidationCache,
+    ],
 )

@@ -10,6 +10,7 @@ from lambdashare.domain.model import FileStatus as DomainFileStatus
 
 FileStatus = strawberry.enum(DomainFileStatus, name="FileStatus")
 
+
 @strawberry.type(directives=USERS_AND_HASHER)
 class Hashes:
     md5: str

@@ -7,6 +7,7 @@ the event: `functions/hasher` unpacks S3 records and calls `hash_object`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -27,9 +28,7 @@ class Outcome:
     status: str  # HASHED, FAILED, or why nothing was done: "unknown-key", "missing", "duplicate"
 
 
-def hash_object(
-    table: Table, blobs: BlobStore, publisher: Publisher, *, key: str, uploaded_at: str
-) -> Outcome:
+def hash_object(table: Table, blobs: BlobStore, publisher: Publisher, *, key: str, uploaded_at: str) -> Outcome:
     file_id = file_id_of_key(key)
     if file_id is None:
         logger.warning("ignoring object outside the upload prefix", extra={"key": key})
@@ -40,9 +39,7 @@ def hash_object(
     if item["status"] in FINAL:
         return _publish_once(table, publisher, item, "duplicate")
     try:
-        table.update_item(
-            file_id, {"status": FileStatus.HASHING.value, "uploaded_at": uploaded_at}, status_in=HASHABLE
-        )
+        table.update_item(file_id, {"status": FileStatus.HASHING.value, "uploaded_at": uploaded_at}, status_in=HASHABLE)
     except ConditionFailedError:
         return Outcome(file_id, "duplicate")
 
@@ -65,10 +62,8 @@ def _publish_once(table: Table, publisher: Publisher, item: dict[str, object], o
     if item.get("published"):
         return Outcome(file_id, outcome)
     publisher.publish(FileRecord.from_item(item).to_graphql())
-    try:
+    with contextlib.suppress(ConditionFailedError):  # deleted since: nothing left to mark
         table.update_item(file_id, {"published": True}, status_in=FINAL)
-    except ConditionFailedError:
-        pass  # deleted since: nothing left to mark
     return Outcome(file_id, outcome)
 
 

@@ -81,7 +81,13 @@ class _SignatureCheck(SigV4Auth):  # type: ignore[misc]  # botocore has no type 
 
 class Authenticator:
     def __init__(
-        self, *, api_key: str, access_key_id: str, secret_access_key: str, region: str, user_pool: UserPool,
+        self,
+        *,
+        api_key: str,
+        access_key_id: str,
+        secret_access_key: str,
+        region: str,
+        user_pool: UserPool,
         api_key_expires: datetime | None = None,
     ) -> None:
         self._api_key = api_key
@@ -132,7 +138,13 @@ class Authenticator:
         )
 
     def _sigv4(
-        self, headers: Mapping[str, str], authorization: str, *, method: str, url: str, body: bytes,
+        self,
+        headers: Mapping[str, str],
+        authorization: str,
+        *,
+        method: str,
+        url: str,
+        body: bytes,
         source_ip: str | None,
     ) -> Caller:
         match = _SIGV4.match(authorization.strip())
@@ -159,9 +171,7 @@ class Authenticator:
         declared_digest = headers.get("x-amz-content-sha256")
         if declared_digest is not None and declared_digest != hashlib.sha256(body).hexdigest():
             # botocore would take the header's word for the body; AppSync has no unsigned payloads
-            raise BadSignatureError(
-                "The provided 'x-amz-content-sha256' header does not match what was computed."
-            )
+            raise BadSignatureError("The provided 'x-amz-content-sha256' header does not match what was computed.")
         signed = {name: headers.get(name, "") for name in signed_names}
         request = AWSRequest(method=method, url=url, data=body, headers=signed)
         request.context["timestamp"] = amz_date
@@ -191,9 +201,7 @@ def _check_clock_skew(amz_date: str, signed_at: datetime, now: datetime) -> None
     stamp = now.strftime(_AMZ_DATE)
     if signed_at < now - _MAX_CLOCK_SKEW:
         earliest = (now - _MAX_CLOCK_SKEW).strftime(_AMZ_DATE)
-        raise BadSignatureError(
-            f"Signature expired: {amz_date} is now earlier than {earliest} ({stamp} - 5 min.)"
-        )
+        raise BadSignatureError(f"Signature expired: {amz_date} is now earlier than {earliest} ({stamp} - 5 min.)")
     if signed_at > now + _MAX_CLOCK_SKEW:
         latest = (now + _MAX_CLOCK_SKEW).strftime(_AMZ_DATE)
         raise BadSignatureError(

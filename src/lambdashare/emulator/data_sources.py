@@ -18,9 +18,9 @@ from graphql.execution.values import get_argument_values
 
 from lambdashare.domain.identity import principal_of
 from lambdashare.emulator.auth import Caller
+from lambdashare.emulator.dispatcher import Function
 from lambdashare.emulator.errors import FieldUnauthorizedError
 from lambdashare.emulator.events import appsync_resolver_event
-from lambdashare.emulator.dispatcher import Function
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
 from lambdashare.emulator.selection import project, selection_set_list

@@ -35,8 +35,6 @@ class Dispatcher:
         self._queue = queue
         self._functions = functions
         self._tasks: set[asyncio.Task[None]] = set()
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     async def resume(self) -> int:
         """Deliver what a previous run left undelivered."""
@@ -55,13 +53,7 @@ class Dispatcher:
     def _start(self, invocation: Invocation) -> None:
         task = asyncio.create_task(self._deliver(invocation), name=f"invoke-{invocation.seq}")
         self._tasks.add(task)
-        self._idle.clear()
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not self._tasks:
-            self._idle.set()
+        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, invocation: Invocation) -> None:
         function = self._functions[invocation.function]
@@ -73,19 +65,22 @@ class Dispatcher:
                 attempt += 1
                 dead = attempt >= MAX_ATTEMPTS
                 logger.warning(
-                    "%s attempt %d failed: %s: %s%s", function.name, attempt, exc.error_type, exc.message,
+                    "%s attempt %d failed: %s: %s%s",
+                    function.name,
+                    attempt,
+                    exc.error_type,
+                    exc.message,
                     " (kept as a dead letter)" if dead else "",
                 )
-                await run_in_threadpool(self._queue.failed, invocation.seq, f"{exc.error_type}: {exc.message}", dead=dead)
+                await run_in_threadpool(
+                    self._queue.failed, invocation.seq, f"{exc.error_type}: {exc.message}", dead=dead
+                )
                 if dead:
                     return
                 await asyncio.sleep(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S)) - 1])
             else:
                 await run_in_threadpool(self._queue.done, invocation.seq)
                 return
-
-    async def idle(self) -> None:
-        await self._idle.wait()
 
     @property
     def in_flight(self) -> int:

@@ -26,9 +26,7 @@ class FieldUnauthorizedError(Exception):
 
 
 def to_appsync_error(error: GraphQLError) -> dict[str, Any]:
-    locations = [
-        {"line": loc.line, "column": loc.column, "sourceName": None} for loc in error.locations or ()
-    ]
+    locations = [{"line": loc.line, "column": loc.column, "sourceName": None} for loc in error.locations or ()]
     original = error.original_error
     # syntax, validation or variable coercion (graphql-core wraps the scalar's own GraphQLError):
     # AppSync gives neither path nor errorType

@@ -11,10 +11,10 @@ import json
 import logging
 from typing import Any
 
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from lambdashare.emulator.auth import UnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
@@ -55,7 +55,10 @@ async def graphql_post(request: Request) -> Response:
     headers = lowercase_headers(request)
     try:
         caller = runtime.authenticator.authenticate(
-            headers, method="POST", url=str(request.url), body=body,
+            headers,
+            method="POST",
+            url=str(request.url),
+            body=body,
             source_ip=request.client.host if request.client else None,
         )
     except UnauthorizedError as exc:

@@ -66,9 +66,14 @@ class UserPool:
         pool_path, key_path = data_dir / POOL_FILE, data_dir / KEY_FILE
         if not key_path.exists():
             generated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            _create_once(key_path, generated.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ))
+            _create_once(
+                key_path,
+                generated.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ),
+            )
         if not pool_path.exists():  # names only: whichever pool and key won, they work together
             alphabet = string.ascii_lowercase + string.digits
             pool = {
@@ -88,8 +93,7 @@ class UserPool:
         """The same user gets the same `sub` from every token of this pool."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.issuer}/{username}"))
 
-    def issue(self, username: str, *, groups: list[str] | None = None, ttl_s: int = 3600,
-              token_use: str = "id") -> str:
+    def issue(self, username: str, *, groups: list[str] | None = None, ttl_s: int = 3600, token_use: str = "id") -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "sub": self.sub_for(username),
@@ -104,9 +108,7 @@ class UserPool:
         if token_use == "id":
             claims.update({"aud": self.client_id, "cognito:username": username, "email_verified": False})
         else:
-            claims.update(
-                {"client_id": self.client_id, "username": username, "scope": "aws.cognito.signin.user.admin"}
-            )
+            claims.update({"client_id": self.client_id, "username": username, "scope": "aws.cognito.signin.user.admin"})
         if groups:
             claims["cognito:groups"] = list(groups)
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
@@ -122,8 +124,12 @@ class UserPool:
             if header.get("alg") != ALGORITHM or header.get("kid") != self.kid:
                 raise InvalidTokenError("unexpected signing algorithm or key id")
             claims: dict[str, Any] = jwt.decode(
-                token, self.private_key.public_key(), algorithms=[ALGORITHM], issuer=self.issuer,
-                options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False}, leeway=LEEWAY_S,
+                token,
+                self.private_key.public_key(),
+                algorithms=[ALGORITHM],
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
+                leeway=LEEWAY_S,
             )
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(str(exc)) from None

@@ -135,7 +135,13 @@ class WorkerPoolFunction:
     """A function run by a pool of worker processes (Lambda's concurrent instances)."""
 
     def __init__(
-        self, name: str, handler_path: str, *, environ: Mapping[str, str], workers: int, timeout_s: float = 900
+        self,
+        name: str,
+        handler_path: str,
+        *,
+        environ: Mapping[str, str],
+        workers: int,
+        timeout_s: float = 900,
     ) -> None:
         self.name = name
         self._handler_path = handler_path

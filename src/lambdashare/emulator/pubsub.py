@@ -27,7 +27,10 @@ class Subscriber:
     __slots__ = ("_broker", "closed", "filters", "mutations", "queue", "scope")
 
     def __init__(
-        self, broker: Broker, mutations: tuple[str, ...], filters: Mapping[str, Any],
+        self,
+        broker: Broker,
+        mutations: tuple[str, ...],
+        filters: Mapping[str, Any],
         scope: Mapping[str, Any] | None = None,
     ) -> None:
         self._broker = broker

@@ -133,8 +133,20 @@ class RealtimeHandler:
             # before it reads sees the error rather than a closed socket
             with contextlib.suppress(TimeoutError, WebSocketDisconnect):
                 await asyncio.wait_for(self.websocket.receive(), REFUSAL_WAIT_S)
-            await self.send({"type": "connection_error", "payload": {"errors": [
-                {"errorType": "UnauthorizedException", "message": UNAUTHORIZED_MESSAGE, "errorCode": 401}]}})
+            await self.send(
+                {
+                    "type": "connection_error",
+                    "payload": {
+                        "errors": [
+                            {
+                                "errorType": "UnauthorizedException",
+                                "message": UNAUTHORIZED_MESSAGE,
+                                "errorCode": 401,
+                            }
+                        ]
+                    },
+                }
+            )
             with contextlib.suppress(RuntimeError):
                 await self.websocket.close(WS_1000_NORMAL)
             return
@@ -162,7 +174,10 @@ class RealtimeHandler:
         client = self.websocket.client
         return self.runtime.authenticator.authenticate(
             lowered,
-            method="POST", url=f"https://{host}{path}", body=body, source_ip=client.host if client else None,
+            method="POST",
+            url=f"https://{host}{path}",
+            body=body,
+            source_ip=client.host if client else None,
         )
 
     async def send(self, message: Message) -> None:
@@ -175,7 +190,9 @@ class RealtimeHandler:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 await self.websocket.send_text(text)
 
-    async def send_error(self, entries: list[ErrorEntry] | list[dict[str, Any]], subscription_id: str | None = None) -> None:
+    async def send_error(
+        self, entries: list[ErrorEntry] | list[dict[str, Any]], subscription_id: str | None = None
+    ) -> None:
         if subscription_id is None:
             await self.send({"type": "error", "payload": {"errors": entries}})
         else:
@@ -184,7 +201,14 @@ class RealtimeHandler:
     async def handle_message(self, text: str) -> None:
         message = _json(text)
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self.send_error([{"errorType": "UnsupportedOperation", "message": "Message is not a JSON object with a type."}])
+            await self.send_error(
+                [
+                    {
+                        "errorType": "UnsupportedOperation",
+                        "message": "Message is not a JSON object with a type.",
+                    }
+                ]
+            )
             return
         kind = message["type"]
         if kind == "connection_init":
@@ -195,7 +219,14 @@ class RealtimeHandler:
         elif kind == "stop":
             await self.handle_stop(message.get("id"))
         else:
-            await self.send_error([{"errorType": "UnsupportedOperation", "message": f"{kind} not supported through the realtime channel"}])
+            await self.send_error(
+                [
+                    {
+                        "errorType": "UnsupportedOperation",
+                        "message": f"{kind} not supported through the realtime channel",
+                    }
+                ]
+            )
 
     async def handle_connection_init(self) -> None:
         if self.acknowledged:
@@ -216,25 +247,47 @@ class RealtimeHandler:
             return
         if subscription_id in self.subscriptions:
             await self.send_error(
-                [{"errorType": "DuplicatedOperationError", "message": f"Duplicated operation with id {subscription_id}"}],
+                [
+                    {
+                        "errorType": "DuplicatedOperationError",
+                        "message": f"Duplicated operation with id {subscription_id}",
+                    }
+                ],
                 subscription_id,
             )
             return
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
-            await self.send_error([{"errorType": "MaxSubscriptionsReachedError", "message": "Max number of 100 subscriptions reached"}], subscription_id)
+            await self.send_error(
+                [
+                    {
+                        "errorType": "MaxSubscriptionsReachedError",
+                        "message": "Max number of 100 subscriptions reached",
+                    }
+                ],
+                subscription_id,
+            )
             return
         payload = message.get("payload")
         data_text = payload.get("data") if isinstance(payload, dict) else None
         request = _parse_request(data_text)
         if request is None:
-            await self.send_error([{"errorType": "BadRequestException", "message": "payload.data must be a JSON string with a query."}], subscription_id)
+            await self.send_error(
+                [
+                    {
+                        "errorType": "BadRequestException",
+                        "message": "payload.data must be a JSON string with a query.",
+                    }
+                ],
+                subscription_id,
+            )
             return
         extensions = payload.get("extensions") if isinstance(payload, dict) else None
         authorization = extensions.get("authorization") if isinstance(extensions, dict) else None
         try:
             caller = (
                 self._authenticate(authorization, "/graphql", str(data_text).encode())
-                if isinstance(authorization, dict) else self.caller
+                if isinstance(authorization, dict)
+                else self.caller
             )
         except UnauthorizedError as exc:
             logger.info("refused a subscription: %s", exc.detail)

@@ -25,18 +25,24 @@ async def realtime(websocket: WebSocket) -> None:
         await runtime.transport_ws(websocket.scope, websocket.receive, websocket.send)
     else:
         await websocket.accept()
-        await websocket.send_json({"type": "connection_error", "payload": {"errors": [
-            {"message": "SubProtocolNotSupportedError", "errorCode": 400}]}})
+        await websocket.send_json(
+            {
+                "type": "connection_error",
+                "payload": {"errors": [{"message": "SubProtocolNotSupportedError", "errorCode": 400}]},
+            }
+        )
         await websocket.close(1002)
 
 
 async def healthz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    return JSONResponse({
-        "status": "ok",
-        "subscribers": runtime.broker.subscriber_count,
-        "invocationsInFlight": runtime.dispatcher.in_flight,
-    })
+    return JSONResponse(
+        {
+            "status": "ok",
+            "subscribers": runtime.broker.subscriber_count,
+            "invocationsInFlight": runtime.dispatcher.in_flight,
+        }
+    )
 
 
 async def jwks(request: Request) -> Response:

@@ -66,9 +66,7 @@ class Runtime:
             api_key_expires=config.api_key_expires,
         )
         self.broker = Broker()
-        self.blobs = FileBlobStore(
-            config.data_dir, bucket="local", public_url=config.public_url, secret=config.secret
-        )
+        self.blobs = FileBlobStore(config.data_dir, bucket="local", public_url=config.public_url, secret=config.secret)
         self.functions: dict[str, InProcessFunction | WorkerPoolFunction] = {}
         for name in self.wiring.resolver_functions():
             # AppSync's resolver runs in this process, one event at a time; it reads its settings
@@ -79,7 +77,11 @@ class Runtime:
         for name in self.wiring.bucket_notifications:
             spec = self.wiring.functions[name]
             self.functions[name] = WorkerPoolFunction(
-                name, spec.handler, environ=self._environ(spec), workers=config.hash_workers, timeout_s=spec.timeout_s
+                name,
+                spec.handler,
+                environ=self._environ(spec),
+                workers=config.hash_workers,
+                timeout_s=spec.timeout_s,
             )
         self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
 
@@ -94,11 +96,13 @@ class Runtime:
 
         return GraphQLTransportWsView(self)
 
-    def request_context(
-        self, caller: Caller, headers: Mapping[str, str], context_class: type[C]
-    ) -> C:
+    def request_context(self, caller: Caller, headers: Mapping[str, str], context_class: type[C]) -> C:
         return context_class(
-            caller=caller, headers=headers, functions=self.functions, wiring=self.wiring, broker=self.broker,
+            caller=caller,
+            headers=headers,
+            functions=self.functions,
+            wiring=self.wiring,
+            broker=self.broker,
             rules=self.rules,
         )
 
@@ -109,13 +113,13 @@ class Runtime:
     def explorer_html(self, *, with_api_key: bool) -> str:
         """GraphiQL, pre-filled with the API key for callers on this machine (HTTP and subscriptions)."""
         headers = json.dumps({"x-api-key": self.config.api_key} if with_api_key else {})
-        return self._explorer_template.replace(
-            "const defaultHeaders = {};", f"const defaultHeaders = {headers};"
-        ).replace(
-            "subscriptionUrl,\n", "subscriptionUrl,\n        wsConnectionParams: defaultHeaders,\n"
-        ).replace(
-            "const [headers, setHeaders] = React.useState(parameters.headers);",
-            "const [headers, setHeaders] = React.useState(parameters.headers || JSON.stringify(defaultHeaders));",
+        return (
+            self._explorer_template.replace("const defaultHeaders = {};", f"const defaultHeaders = {headers};")
+            .replace("subscriptionUrl,\n", "subscriptionUrl,\n        wsConnectionParams: defaultHeaders,\n")
+            .replace(
+                "const [headers, setHeaders] = React.useState(parameters.headers);",
+                "const [headers, setHeaders] = React.useState(parameters.headers || JSON.stringify(defaultHeaders));",
+            )
         )
 
     async def start(self) -> None:

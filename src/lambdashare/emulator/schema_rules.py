@@ -59,9 +59,7 @@ class SchemaRules:
 
     def allowed_modes(self, type_name: str, field_name: str) -> Modes:
         return (
-            self.field_modes.get((type_name, field_name))
-            or self.type_modes.get(type_name)
-            or {self.default_mode: None}
+            self.field_modes.get((type_name, field_name)) or self.type_modes.get(type_name) or {self.default_mode: None}
         )
 
     def allows(self, type_name: str, field_name: str, mode: str, groups: list[str] | None) -> bool:

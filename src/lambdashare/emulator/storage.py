@@ -55,7 +55,8 @@ def _grant(runtime: Runtime, request: Request, method: str) -> Grant:
     except SignatureError as exc:
         logger.info("refused %s %s: %s", method, key, exc)
         raise StorageError(
-            403, "SignatureDoesNotMatch",
+            403,
+            "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
         ) from None
 
@@ -90,7 +91,9 @@ async def put_object(request: Request) -> Response:
 def _check_headers(request: Request, grant: Grant) -> None:
     if grant.content_type and request.headers.get("content-type") != grant.content_type:
         raise StorageError(
-            403, "SignatureDoesNotMatch", "The Content-Type header does not match the one the URL was signed for."
+            403,
+            "SignatureDoesNotMatch",
+            "The Content-Type header does not match the one the URL was signed for.",
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > grant.max_size:

@@ -94,7 +94,7 @@ def _target(value: Any) -> str | None:
 
 def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
     try:
-        template = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        template = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"cannot read {path}: {exc}") from None
     resources: dict[str, Any] = template.get("Resources") or {}

@@ -19,9 +19,7 @@ class Table(Protocol):
 
     def get_item(self, item_id: str) -> dict[str, Any] | None: ...
 
-    def update_item(
-        self, item_id: str, changes: Mapping[str, Any], *, status_in: Collection[str]
-    ) -> dict[str, Any]:
+    def update_item(self, item_id: str, changes: Mapping[str, Any], *, status_in: Collection[str]) -> dict[str, Any]:
         """Apply `changes` only if the item exists and its status is one of `status_in`.
 
         Returns the new item; raises `ConditionFailedError` otherwise (nothing is written).
@@ -34,8 +32,6 @@ class Table(Protocol):
 
     def query_by_sha256(self, sha256: str, limit: int) -> list[dict[str, Any]]: ...
 
-    def list_items(
-        self, owner: str | None, limit: int, after: Cursor | None
-    ) -> list[dict[str, Any]]:
+    def list_items(self, owner: str | None, limit: int, after: Cursor | None) -> list[dict[str, Any]]:
         """Up to `limit` items of `owner`, newest first, strictly after `after`."""
         ...

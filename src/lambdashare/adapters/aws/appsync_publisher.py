@@ -20,7 +20,9 @@ from botocore.credentials import Credentials
 
 from lambdashare.domain.errors import PublishError
 
-FILE_FIELDS = "id name size contentType owner status hashes { md5 sha1 sha256 sha512 } error createdAt uploadedAt hashedAt"
+FILE_FIELDS = (
+    "id name size contentType owner status hashes { md5 sha1 sha256 sha512 } error createdAt uploadedAt hashedAt"
+)
 PUBLISH_MUTATION = (
     "mutation PublishFileHashed($input: FileHashedInput!) {\n"
     f"  publishFileHashed(input: $input) {{ {FILE_FIELDS} }}\n"
@@ -30,9 +32,7 @@ _ATTEMPTS = 3
 
 
 class AppSyncPublisher:
-    def __init__(
-        self, url: str, region: str, *, credentials: Credentials | None = None, timeout: float = 10
-    ) -> None:
+    def __init__(self, url: str, region: str, *, credentials: Credentials | None = None, timeout: float = 10) -> None:
         self._url = url
         self._region = region
         self._credentials = credentials or botocore.session.get_session().get_credentials()
@@ -41,8 +41,22 @@ class AppSyncPublisher:
         self._timeout = timeout
 
     def publish(self, file: Mapping[str, Any]) -> None:
-        fields = {k: file.get(k) for k in ("id", "name", "size", "contentType", "owner", "status",
-                                           "hashes", "error", "createdAt", "uploadedAt", "hashedAt")}
+        fields = {
+            k: file.get(k)
+            for k in (
+                "id",
+                "name",
+                "size",
+                "contentType",
+                "owner",
+                "status",
+                "hashes",
+                "error",
+                "createdAt",
+                "uploadedAt",
+                "hashedAt",
+            )
+        }
         body = json.dumps({"query": PUBLISH_MUTATION, "variables": {"input": fields}})
         for attempt in range(_ATTEMPTS):
             try:

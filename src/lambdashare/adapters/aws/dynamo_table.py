@@ -199,15 +199,11 @@ class DynamoTable:
             raise
 
     def get_item(self, item_id: str) -> dict[str, Any] | None:
-        answer = self._client.get_item(
-            TableName=self.table_name, Key={"id": {"S": item_id}}, ConsistentRead=True
-        )
+        answer = self._client.get_item(TableName=self.table_name, Key={"id": {"S": item_id}}, ConsistentRead=True)
         raw = answer.get("Item")
         return _item_out(raw) if raw is not None else None
 
-    def update_item(
-        self, item_id: str, changes: Mapping[str, Any], *, status_in: Collection[str]
-    ) -> dict[str, Any]:
+    def update_item(self, item_id: str, changes: Mapping[str, Any], *, status_in: Collection[str]) -> dict[str, Any]:
         if not status_in:
             raise ConditionFailedError(f"Item {item_id} cannot be in any of [] states.")
         expression, names, values = _update_expression(item_id, changes, status_in)
@@ -227,15 +223,11 @@ class DynamoTable:
                 raise
             old = cast("Mapping[str, Any] | None", exc.response.get("Item"))
             state = "missing" if not old else _item_out(old).get("status")
-            raise ConditionFailedError(
-                f"Item {item_id} is {state}, not one of {sorted(status_in)}."
-            ) from exc
+            raise ConditionFailedError(f"Item {item_id} is {state}, not one of {sorted(status_in)}.") from exc
         return _item_out(answer.get("Attributes", {}))
 
     def delete_item(self, item_id: str) -> dict[str, Any] | None:
-        answer = self._client.delete_item(
-            TableName=self.table_name, Key={"id": {"S": item_id}}, ReturnValues="ALL_OLD"
-        )
+        answer = self._client.delete_item(TableName=self.table_name, Key={"id": {"S": item_id}}, ReturnValues="ALL_OLD")
         raw = answer.get("Attributes")
         return _item_out(raw) if raw else None
 
@@ -292,9 +284,7 @@ def _update_expression(
     if KEY_ATTRIBUTES & changes.keys():
         raise ValueError(f"Item attributes {sorted(KEY_ATTRIBUTES & changes.keys())} are reserved for keys.")
     names = {"#status": "status"}
-    values: dict[str, AttributeValueTypeDef] = {
-        f":s{i}": {"S": status} for i, status in enumerate(sorted(status_in))
-    }
+    values: dict[str, AttributeValueTypeDef] = {f":s{i}": {"S": status} for i, status in enumerate(sorted(status_in))}
     sets: list[str] = []
     removes: list[str] = []
 

@@ -70,10 +70,3 @@ class SqliteEventQueue:
                 "UPDATE invocations SET attempts = attempts + 1, dead = ?, last_error = ? WHERE seq = ?",
                 (int(dead), error[:2000], seq),
             )
-
-    def dead_letters(self) -> list[Invocation]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, function, event, attempts FROM invocations WHERE dead = 1 ORDER BY seq"
-            ).fetchall()
-        return [Invocation(seq, fn, json.loads(event), attempts) for seq, fn, event, attempts in rows]

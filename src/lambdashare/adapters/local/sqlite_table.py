@@ -54,9 +54,7 @@ class SqliteTable:
             row = self._conn.execute("SELECT item FROM files WHERE id = ?", (item_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def update_item(
-        self, item_id: str, changes: Mapping[str, Any], *, status_in: Collection[str]
-    ) -> dict[str, Any]:
+    def update_item(self, item_id: str, changes: Mapping[str, Any], *, status_in: Collection[str]) -> dict[str, Any]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

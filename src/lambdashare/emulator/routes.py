@@ -51,6 +51,21 @@ async def jwks(request: Request) -> Response:
     return JSONResponse(runtime.user_pool.jwks())
 
 
+async def web_config(request: Request) -> Response:
+    """What the web app needs to reach the API; the key only for a browser on this machine (as the explorer)."""
+    runtime: Runtime = request.app.state.runtime
+    config = runtime.config
+    local = request.client is not None and request.client.host in ("127.0.0.1", "::1", "localhost")
+    return JSONResponse(
+        {
+            "graphqlUrl": f"{config.public_url}/graphql",
+            "realtimeUrl": f"{config.public_url.replace('http', 'ws', 1)}/graphql/realtime",
+            "apiKey": config.api_key if local else None,
+        },
+        headers={"cache-control": "no-store"},
+    )
+
+
 async def index(request: Request) -> Response:
     return FileResponse(WEB_DIR / "index.html")
 
@@ -65,5 +80,6 @@ ROUTES = [
     Route("/healthz", healthz),
     Route("/{pool_id}/.well-known/jwks.json", jwks),
     Route("/", index),
+    Route("/config.json", web_config),
     Mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False), name="web"),
 ]

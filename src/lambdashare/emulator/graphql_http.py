@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
 from typing import Any
 
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -66,6 +68,9 @@ async def graphql_post(request: Request) -> Response:
         message = UNAUTHORIZED_MESSAGE if exc.error_type == "UnauthorizedException" else exc.detail
         return request_error(401, "UnauthorizedException", message)
 
+    if payload.get("operationName") is None and _operation_count(payload["query"]) > 1:
+        # strawberry would run the first; GraphQL (and AppSync) require the choice to be named
+        return _error_only(None, "Must provide operation name if query contains multiple operations.")
     try:
         result = await runtime.schema.execute(
             payload["query"],
@@ -82,6 +87,16 @@ async def graphql_post(request: Request) -> Response:
     if result.errors:
         response["errors"] = [to_appsync_error(error) for error in result.errors]
     return JSONResponse(response)
+
+
+@lru_cache(maxsize=512)
+def _operation_count(query: str) -> int:
+    """How many operations a document defines; 0 when it does not parse (execution reports that)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return 0
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _error_only(error_type: str | None, message: str) -> JSONResponse:

@@ -54,14 +54,7 @@ def user_pool(tmp_path_factory: pytest.TempPathFactory) -> UserPool:
 
 @pytest.fixture
 def auth(user_pool: UserPool) -> Authenticator:
-    return Authenticator(
-        api_key=API_KEY_VALUE,
-        access_key_id=ACCESS_KEY,
-        secret_access_key=SECRET_KEY,
-        region=REGION,
-        user_pool=user_pool,
-        api_key_expires=None,
-    )
+    return with_expiry(user_pool, None)
 
 
 def sign_http(

@@ -100,6 +100,10 @@ class Authenticator:
         self, headers: Mapping[str, str], *, method: str, url: str, body: bytes, source_ip: str | None
     ) -> Caller:
         """Identify the caller from lower-cased headers (an HTTP request's, or an AppSync header object)."""
+        try:
+            "".join((*headers, *headers.values())).encode()
+        except UnicodeEncodeError:  # e.g. a lone surrogate from a "\ud800" JSON escape: no credential has one
+            raise UnauthorizedError("the credentials are not valid text") from None
         authorization = headers.get("authorization", "").strip()
         if authorization.startswith("AWS4-HMAC-SHA256"):
             return self._sigv4(headers, authorization, method=method, url=url, body=body, source_ip=source_ip)
@@ -111,7 +115,7 @@ class Authenticator:
         raise UnauthorizedError("no credentials")
 
     def _api_key_caller(self, api_key: str) -> Caller:
-        if not hmac.compare_digest(api_key.encode(errors="replace"), self._api_key.encode()):
+        if not hmac.compare_digest(api_key.encode(), self._api_key.encode()):
             raise UnauthorizedError("invalid API key")
         if self._api_key_expires is not None and datetime.now(UTC) >= self._api_key_expires:
             raise UnauthorizedError(f"the API key expired at {self._api_key_expires.isoformat()}")

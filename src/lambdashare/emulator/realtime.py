@@ -166,10 +166,6 @@ class RealtimeHandler:
 
     def _authenticate(self, header: Mapping[str, Any], path: str, body: bytes) -> Caller:
         lowered = {str(k).lower(): str(v) for k, v in header.items()}
-        try:
-            "".join((*lowered, *lowered.values())).encode()
-        except UnicodeEncodeError:  # e.g. a lone surrogate from a "\ud800" escape: no credential has one
-            raise UnauthorizedError("the header object is not valid text") from None
         host = lowered.get("host") or self._api_host
         client = self.websocket.client
         return self.runtime.authenticator.authenticate(
@@ -182,9 +178,10 @@ class RealtimeHandler:
 
     async def send(self, message: Message) -> None:
         text = json.dumps(message, separators=(",", ":"))
-        if message["type"] == "data" and len(text.encode()) > MAX_PAYLOAD_BYTES:
+        size = len(text.encode()) if message["type"] == "data" else 0
+        if size > MAX_PAYLOAD_BYTES:
             # AppSync drops a subscription message over its limit without telling the client
-            logger.warning("dropped a %d-byte subscription message (limit %d)", len(text.encode()), MAX_PAYLOAD_BYTES)
+            logger.warning("dropped a %d-byte subscription message (limit %d)", size, MAX_PAYLOAD_BYTES)
             return
         async with self._send_lock:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):

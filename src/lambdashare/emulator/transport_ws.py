@@ -93,7 +93,7 @@ class GraphQLTransportWsView(GraphQL[TransportWsContext, None]):
             context.caller = self.runtime.authenticator.authenticate(
                 headers, method="POST", url=f"https://{host}/graphql/connect", body=b"{}", source_ip=None
             )
-        except (UnauthorizedError, UnicodeError):  # UnicodeError: e.g. a lone surrogate, in no credential
+        except UnauthorizedError:
             raise ConnectionRejectionError(
                 {"errorType": "UnauthorizedException", "message": UNAUTHORIZED_MESSAGE}
             ) from None

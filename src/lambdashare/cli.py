@@ -103,6 +103,34 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_to_group(args: argparse.Namespace) -> int:
+    """Put a user of the local user pool into one of the template's groups (Cognito's AdminAddUserToGroup).
+
+    Members of ``admins`` read every file; the user's next sign-in or token refresh carries the group.
+
+    Example
+    -------
+    ``lambdashare add-to-group alice@example.com admins``
+    """
+    from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
+    from lambdashare.emulator.identity_provider import UserPool
+    from lambdashare.emulator.pool_settings import load_pool_settings
+    from lambdashare.emulator.runtime import template_path
+    from lambdashare.emulator.user_pool_api import CognitoError, UserPoolApi
+
+    data_dir = Path(args.data_dir).resolve()
+    region = os.environ.get(settings.REGION_ENV) or "us-east-1"
+    api = UserPoolApi(
+        UserPool.load_or_create(data_dir, region), load_pool_settings(template_path()), SqliteUserStore(data_dir)
+    )
+    try:
+        api.add_user_to_group(args.username, args.group)
+    except CognitoError as exc:
+        print(f"lambdashare add-to-group: {exc.error_type}: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 _DURATION = re.compile(r"(?P<number>[0-9]+)(?P<unit>[smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -165,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     issue.add_argument("--token-use", choices=["id", "access"], default="id")
     issue.add_argument("--data-dir", default=os.environ.get(settings.DATA_DIR_ENV, DEFAULT_DATA_DIR))
     issue.set_defaults(func=token)
+
+    grouping = commands.add_parser("add-to-group", help="put a local user pool user into a group, e.g. admins")
+    grouping.add_argument("username", help="the user's sign-in name (their email)")
+    grouping.add_argument("group", help="a group the template declares (AWS::Cognito::UserPoolGroup)")
+    grouping.add_argument("--data-dir", default=os.environ.get(settings.DATA_DIR_ENV, DEFAULT_DATA_DIR))
+    grouping.set_defaults(func=add_to_group)
 
     schema = commands.add_parser("export-schema", help="write schema.graphql from the code")
     schema.add_argument("--output", default="schema.graphql", help="a path, or - for stdout")

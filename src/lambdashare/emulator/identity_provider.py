@@ -93,20 +93,39 @@ class UserPool:
         """The same user gets the same `sub` from every token of this pool."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.issuer}/{username}"))
 
-    def issue(self, username: str, *, groups: list[str] | None = None, ttl_s: int = 3600, token_use: str = "id") -> str:
+    def issue(
+        self,
+        username: str,
+        *,
+        groups: list[str] | None = None,
+        ttl_s: int = 3600,
+        token_use: str = "id",
+        sub: str | None = None,
+        id_claims: dict[str, Any] | None = None,
+        origin_jti: str | None = None,
+        auth_time: int | None = None,
+    ) -> str:
+        """A token for `username`; `sub` defaults to one derived from the name (`lambdashare token`).
+
+        A sign-in passes the user's own `sub`, the attributes an ID token carries (`email`,
+        `email_verified`), and the `origin_jti` and `auth_time` its refreshed tokens keep.
+        """
         now = int(time.time())
         claims: dict[str, Any] = {
-            "sub": self.sub_for(username),
+            "sub": sub or self.sub_for(username),
             "iss": self.issuer,
             "token_use": token_use,
-            "auth_time": now,
+            "auth_time": auth_time or now,
             "iat": now,
             "exp": now + ttl_s,
             "jti": str(uuid.uuid4()),
             "event_id": str(uuid.uuid4()),
         }
+        if origin_jti:
+            claims["origin_jti"] = origin_jti
         if token_use == "id":
             claims.update({"aud": self.client_id, "cognito:username": username, "email_verified": False})
+            claims.update(id_claims or {})
         else:
             claims.update({"client_id": self.client_id, "username": username, "scope": "aws.cognito.signin.user.admin"})
         if groups:

@@ -8,6 +8,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from lambdashare.emulator.cognito_http import cognito_idp_post
 from lambdashare.emulator.graphql_http import graphql_explorer, graphql_post
 from lambdashare.emulator.realtime import SUBPROTOCOL, RealtimeHandler
 from lambdashare.emulator.runtime import Runtime
@@ -52,7 +53,8 @@ async def jwks(request: Request) -> Response:
 
 
 async def web_config(request: Request) -> Response:
-    """What the web app needs to reach the API; the key only for a browser on this machine (as the explorer)."""
+    """What the web app needs to reach the API and the user pool (Amplify's `userPoolEndpoint`); the API key
+    only for a browser on this machine (as the explorer)."""
     runtime: Runtime = request.app.state.runtime
     config = runtime.config
     local = request.client is not None and request.client.host in ("127.0.0.1", "::1", "localhost")
@@ -60,6 +62,9 @@ async def web_config(request: Request) -> Response:
         {
             "graphqlUrl": f"{config.public_url}/graphql",
             "realtimeUrl": f"{config.public_url.replace('http', 'ws', 1)}/graphql/realtime",
+            "userPoolId": runtime.user_pool.pool_id,
+            "userPoolClientId": runtime.user_pool.client_id,
+            "userPoolEndpoint": f"{config.public_url}/cognito-idp/",
             "apiKey": config.api_key if local else None,
         },
         headers={"cache-control": "no-store"},
@@ -77,6 +82,8 @@ ROUTES = [
     WebSocketRoute("/graphql/realtime", realtime),
     Route("/_storage/{bucket}/{key:path}", put_object, methods=["PUT"]),
     Route("/_storage/{bucket}/{key:path}", get_object, methods=["GET"]),
+    Route("/cognito-idp/", cognito_idp_post, methods=["POST"]),
+    Route("/cognito-idp", cognito_idp_post, methods=["POST"]),
     Route("/healthz", healthz),
     Route("/{pool_id}/.well-known/jwks.json", jwks),
     Route("/", index),

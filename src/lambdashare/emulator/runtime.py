@@ -17,6 +17,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
+from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
 from lambdashare.api.schema import AppSyncSchema, schema
 from lambdashare.emulator.auth import API_KEY, Authenticator, Caller
 from lambdashare.emulator.config import EmulatorConfig
@@ -24,9 +25,11 @@ from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.dispatcher import Dispatcher
 from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFunction
+from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
 from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, load_wiring
+from lambdashare.emulator.user_pool_api import UserPoolApi
 from lambdashare.schema_export import appsync_sdl
 
 if TYPE_CHECKING:
@@ -57,6 +60,9 @@ class Runtime:
         self.rules = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
         self.wiring = load_wiring(template or template_path(), self.rules)
         self.user_pool = UserPool.load_or_create(config.data_dir, config.region)
+        self.user_pool_api = UserPoolApi(
+            self.user_pool, load_pool_settings(template or template_path()), SqliteUserStore(config.data_dir)
+        )
         self.authenticator = Authenticator(
             api_key=config.api_key,
             access_key_id=config.access_key_id,

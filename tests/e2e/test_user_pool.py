@@ -1,0 +1,426 @@
+"""The local user pool through boto3's cognito-idp client, as an app would use Cognito.
+
+boto3 reaches the emulator at `<base>/cognito-idp/` (from GET /config.json) with no credentials: the
+operations an app calls are unsigned on Cognito too. Its tokens are then used on the GraphQL API.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import jwt
+import pytest
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.e2e.clients import REQUEST_UPLOAD
+from tests.e2e.conftest import Emulator
+
+PASSWORD = "Correct-Horse-9-battery"
+WRONG_CREDENTIALS = "Incorrect username or password."
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def config(emulator: Emulator) -> dict[str, Any]:
+    response = httpx.get(f"{emulator.url}/config.json")
+    assert response.status_code == 200
+    found: dict[str, Any] = response.json()
+    return found
+
+
+@pytest.fixture(scope="module")
+def cognito(config: dict[str, Any]) -> Iterator[Any]:
+    """boto3's client, with no credentials anywhere (no env, no files): Cognito's user operations are unsigned."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", "/dev/null")
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        yield boto3.session.Session().client(
+            "cognito-idp", endpoint_url=config["userPoolEndpoint"], region_name="us-east-1"
+        )
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def sign_up(cognito: Any, config: dict[str, Any], email: str, password: str = PASSWORD) -> dict[str, Any]:
+    result: dict[str, Any] = cognito.sign_up(ClientId=config["userPoolClientId"], Username=email, Password=password)
+    return result
+
+
+def sign_in(cognito: Any, config: dict[str, Any], email: str, password: str = PASSWORD) -> dict[str, Any]:
+    result: dict[str, Any] = cognito.initiate_auth(
+        ClientId=config["userPoolClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return result
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def as_user(emulator: Emulator, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = httpx.post(
+        emulator.graphql_url,
+        json={"query": query, "variables": variables or {}},
+        headers={"authorization": token},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body
+
+
+def test_config_names_the_local_user_pool(emulator: Emulator, config: dict[str, Any]) -> None:
+    # GIVEN the web app's configuration
+    # THEN it names the pool, its client and where Amplify's userPoolEndpoint should point
+    assert config["userPoolId"].startswith("us-east-1_")
+    assert config["userPoolClientId"]
+    assert config["userPoolEndpoint"] == f"{emulator.url}/cognito-idp/"
+
+
+def test_sign_up_sign_in_refresh_and_use_the_api(emulator: Emulator, config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN a new user signed up with boto3 (confirmed at once, locally)
+    email = new_email()
+    signed_up = sign_up(cognito, config, email)
+    assert signed_up["UserConfirmed"] is True
+    sub = signed_up["UserSub"]
+
+    # WHEN they sign in with their password
+    tokens = sign_in(cognito, config, email.upper())["AuthenticationResult"]  # user names are case-insensitive
+
+    # THEN they get Cognito's three tokens, with Cognito's claims
+    assert tokens["TokenType"] == "Bearer"
+    assert tokens["ExpiresIn"] == 3600
+    assert tokens["RefreshToken"]
+    id_claims = jwt.decode(tokens["IdToken"], options={"verify_signature": False})
+    access_claims = jwt.decode(tokens["AccessToken"], options={"verify_signature": False})
+    assert id_claims["sub"] == access_claims["sub"] == sub
+    assert id_claims["email"] == email
+    assert id_claims["token_use"] == "id"
+    assert id_claims["aud"] == config["userPoolClientId"]
+    assert id_claims["cognito:username"] == sub
+    assert access_claims["token_use"] == "access"
+    assert access_claims["client_id"] == config["userPoolClientId"]
+    assert access_claims["scope"] == "aws.cognito.signin.user.admin"
+    assert id_claims["origin_jti"] == access_claims["origin_jti"]
+
+    # AND GetUser knows them by their access token
+    user = cognito.get_user(AccessToken=tokens["AccessToken"])
+    assert user["Username"] == sub
+    assert {a["Name"]: a["Value"] for a in user["UserAttributes"]}["email"] == email
+
+    # AND refreshing gives new ID and access tokens of the same sign-in, without a new refresh token
+    refreshed = cognito.initiate_auth(
+        ClientId=config["userPoolClientId"],
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+    )["AuthenticationResult"]
+    assert "RefreshToken" not in refreshed
+    refreshed_claims = jwt.decode(refreshed["IdToken"], options={"verify_signature": False})
+    assert refreshed_claims["sub"] == sub
+    assert refreshed_claims["origin_jti"] == id_claims["origin_jti"]
+    assert refreshed_claims["jti"] != id_claims["jti"]
+
+    # AND the refreshed ID token works on the API: the user's upload is theirs, and listed for them
+    ticket = as_user(
+        emulator,
+        refreshed["IdToken"],
+        REQUEST_UPLOAD,
+        {"input": {"name": "mine.txt", "size": 4, "contentType": "text/plain"}},
+    )["data"]["requestUpload"]
+    mine = as_user(emulator, refreshed["AccessToken"], "{ files { items { id owner } } }")["data"]["files"]["items"]
+    assert {"id": ticket["file"]["id"], "owner": sub} in mine
+
+
+def test_another_user_does_not_see_the_first_users_files(
+    emulator: Emulator, config: dict[str, Any], cognito: Any
+) -> None:
+    # GIVEN two signed-up users, the first with an upload
+    first, second = new_email(), new_email()
+    for email in (first, second):
+        sign_up(cognito, config, email)
+    first_token = sign_in(cognito, config, first)["AuthenticationResult"]["IdToken"]
+    second_token = sign_in(cognito, config, second)["AuthenticationResult"]["IdToken"]
+    ticket = as_user(
+        emulator, first_token, REQUEST_UPLOAD, {"input": {"name": "a.txt", "size": 1, "contentType": "text/plain"}}
+    )["data"]["requestUpload"]
+
+    # WHEN the second lists their files and asks for the first's by id
+    listed = as_user(emulator, second_token, "{ files { items { id } } }")["data"]["files"]["items"]
+    found = as_user(emulator, second_token, "query F($id: ID!) { file(id: $id) { id } }", {"id": ticket["file"]["id"]})
+
+    # THEN the first user's file is in neither answer
+    assert ticket["file"]["id"] not in {item["id"] for item in listed}
+    assert found["data"]["file"] is None
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN a signed-up user
+    email = new_email()
+    sign_up(cognito, config, email)
+
+    # WHEN they sign in with a wrong password, and someone signs in as a user that does not exist
+    with pytest.raises(ClientError) as wrong_password:
+        sign_in(cognito, config, email, "Wrong-Horse-9-battery")
+    with pytest.raises(ClientError) as unknown_user:
+        sign_in(cognito, config, new_email())
+
+    # THEN both get NotAuthorizedException with one message: no user-existence leak
+    assert error_of(wrong_password) == ("NotAuthorizedException", WRONG_CREDENTIALS, 400)
+    assert error_of(unknown_user) == error_of(wrong_password)
+
+
+def test_errors_have_cognitos_wire_shape(config: dict[str, Any]) -> None:
+    # GIVEN a raw request with a wrong password, as Amplify sends it
+    # WHEN it is posted
+    response = httpx.post(
+        config["userPoolEndpoint"],
+        headers={
+            "x-amz-target": "AWSCognitoIdentityProviderService.InitiateAuth",
+            "content-type": "application/x-amz-json-1.1",
+        },
+        json={
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": config["userPoolClientId"],
+            "AuthParameters": {"USERNAME": new_email(), "PASSWORD": "Nope-nope-123"},
+        },
+    )
+
+    # THEN it is Cognito's error: 400, __type and message in the body, the type in x-amzn-ErrorType
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/x-amz-json-1.1"
+    assert response.headers["x-amzn-errortype"] == "NotAuthorizedException"
+    assert response.json() == {"__type": "NotAuthorizedException", "message": WRONG_CREDENTIALS}
+
+
+def test_an_unknown_operation_is_refused(config: dict[str, Any]) -> None:
+    # WHEN an operation the local pool does not serve is asked for
+    response = httpx.post(
+        config["userPoolEndpoint"],
+        headers={"x-amz-target": "AWSCognitoIdentityProviderService.DeleteUserPool"},
+        content=b"{}",
+    )
+
+    # THEN it is refused with the JSON protocol's UnknownOperationException
+    assert response.status_code == 400
+    assert response.json()["__type"] == "UnknownOperationException"
+    assert "DeleteUserPool" in response.json()["message"]
+
+
+def test_a_duplicate_sign_up_is_refused(config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN a signed-up user
+    email = new_email()
+    sign_up(cognito, config, email)
+
+    # WHEN the same email signs up again, in other case
+    with pytest.raises(ClientError) as excinfo:
+        sign_up(cognito, config, email.upper())
+
+    # THEN it is UsernameExistsException
+    assert error_of(excinfo) == ("UsernameExistsException", "An account with the given email already exists.", 400)
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("Sh0rt", "Password not long enough"),
+        ("no-upper-case-9", "Password must have uppercase characters"),
+        ("NO-LOWER-CASE-9", "Password must have lowercase characters"),
+        ("No-numbers-at-all", "Password must have numeric characters"),
+    ],
+)
+def test_a_weak_password_is_refused(config: dict[str, Any], cognito: Any, password: str, why: str) -> None:
+    # WHEN someone signs up with a password the template's policy refuses
+    with pytest.raises(ClientError) as excinfo:
+        sign_up(cognito, config, new_email(), password)
+
+    # THEN it is InvalidPasswordException, saying which rule
+    assert error_of(excinfo) == ("InvalidPasswordException", f"Password did not conform with policy: {why}", 400)
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "message"),
+    [
+        (
+            {"Username": "not-an-email", "Password": PASSWORD},
+            "InvalidParameterException",
+            "Username should be an email.",
+        ),
+        ({"Username": "a@example.com"}, "InvalidParameterException", "Value null at 'password'"),
+        (
+            {"Username": "b@example.com", "Password": PASSWORD, "UserAttributes": [{"Name": "sub", "Value": "x"}]},
+            "InvalidParameterException",
+            "does not exist in the schema",
+        ),
+        (
+            {"ClientId": "no-such-client", "Username": "c@example.com", "Password": PASSWORD},
+            "ResourceNotFoundException",
+            "User pool client no-such-client does not exist.",
+        ),
+    ],
+)
+def test_bad_sign_up_parameters_are_refused(
+    config: dict[str, Any], request_: dict[str, Any], code: str, message: str
+) -> None:
+    # GIVEN a sign-up request with a bad or missing member (raw: boto3 would refuse some before sending)
+    body = {"ClientId": config["userPoolClientId"], **request_}
+
+    # WHEN it is posted
+    response = httpx.post(
+        config["userPoolEndpoint"],
+        headers={"x-amz-target": "AWSCognitoIdentityProviderService.SignUp"},
+        json=body,
+    )
+
+    # THEN Cognito's error says what is wrong
+    assert response.status_code == 400
+    assert response.json()["__type"] == code
+    assert message in response.json()["message"]
+
+
+def test_sign_in_needs_both_parameters_and_an_enabled_flow(config: dict[str, Any], cognito: Any) -> None:
+    # WHEN a password sign-in has no password, and a flow the client does not allow is asked for
+    with pytest.raises(ClientError) as no_password:
+        cognito.initiate_auth(
+            ClientId=config["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "x@y.z"}
+        )
+    with pytest.raises(ClientError) as disabled_flow:
+        cognito.initiate_auth(
+            ClientId=config["userPoolClientId"], AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": "x@y.z"}
+        )
+
+    # THEN both are InvalidParameterException, as Cognito words them
+    assert error_of(no_password) == ("InvalidParameterException", "Missing required parameter PASSWORD", 400)
+    assert error_of(disabled_flow) == ("InvalidParameterException", "CUSTOM_AUTH flow not enabled for this client", 400)
+
+
+def test_global_sign_out_ends_every_sign_in(config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN a user signed in twice (two devices)
+    email = new_email()
+    sign_up(cognito, config, email)
+    phone = sign_in(cognito, config, email)["AuthenticationResult"]
+    laptop = sign_in(cognito, config, email)["AuthenticationResult"]
+
+    # WHEN they sign out everywhere from the phone
+    cognito.global_sign_out(AccessToken=phone["AccessToken"])
+
+    # THEN neither refresh token works any more, and the laptop's access token is revoked for the pool's API
+    for device in (phone, laptop):
+        with pytest.raises(ClientError) as refused:
+            cognito.initiate_auth(
+                ClientId=config["userPoolClientId"],
+                AuthFlow="REFRESH_TOKEN_AUTH",
+                AuthParameters={"REFRESH_TOKEN": device["RefreshToken"]},
+            )
+        assert error_of(refused) == ("NotAuthorizedException", "Refresh Token has been revoked", 400)
+    with pytest.raises(ClientError) as revoked:
+        cognito.get_user(AccessToken=laptop["AccessToken"])
+    assert error_of(revoked) == ("NotAuthorizedException", "Access Token has been revoked", 400)
+
+    # AND signing in again works
+    assert sign_in(cognito, config, email)["AuthenticationResult"]["AccessToken"]
+
+
+def test_get_user_refuses_an_id_token_and_a_forged_token(config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN a signed-in user's ID token, and a token signed by another key
+    email = new_email()
+    sign_up(cognito, config, email)
+    tokens = sign_in(cognito, config, email)["AuthenticationResult"]
+    claims = jwt.decode(tokens["AccessToken"], options={"verify_signature": False})
+    header = jwt.get_unverified_header(tokens["AccessToken"])
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": header["kid"]})
+
+    # WHEN GetUser is called with them
+    # THEN both are NotAuthorizedException
+    for token in (tokens["IdToken"], forged):
+        with pytest.raises(ClientError) as excinfo:
+            cognito.get_user(AccessToken=token)
+        assert error_of(excinfo) == ("NotAuthorizedException", "Invalid Access Token", 400)
+
+
+def test_an_operator_puts_a_user_into_admins(emulator: Emulator, config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN two users, the first with an upload
+    owner, admin = new_email(), new_email()
+    for email in (owner, admin):
+        sign_up(cognito, config, email)
+    owner_token = sign_in(cognito, config, owner)["AuthenticationResult"]["IdToken"]
+    ticket = as_user(
+        emulator, owner_token, REQUEST_UPLOAD, {"input": {"name": "o.txt", "size": 1, "contentType": "text/plain"}}
+    )["data"]["requestUpload"]
+    before = sign_in(cognito, config, admin)["AuthenticationResult"]
+
+    # WHEN the operator puts the second into `admins` and they refresh their tokens
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambdashare.cli",
+            "add-to-group",
+            admin,
+            "admins",
+            "--data-dir",
+            str(emulator.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    after = cognito.initiate_auth(
+        ClientId=config["userPoolClientId"],
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": before["RefreshToken"]},
+    )["AuthenticationResult"]
+
+    # THEN the new tokens carry the group, and the admin reads the owner's file
+    assert "cognito:groups" not in jwt.decode(before["IdToken"], options={"verify_signature": False})
+    assert jwt.decode(after["IdToken"], options={"verify_signature": False})["cognito:groups"] == ["admins"]
+    found = as_user(
+        emulator, after["IdToken"], "query F($id: ID!) { file(id: $id) { id } }", {"id": ticket["file"]["id"]}
+    )
+    assert found["data"]["file"] == {"id": ticket["file"]["id"]}
+
+
+def test_adding_to_an_undeclared_group_or_an_unknown_user_fails(emulator: Emulator) -> None:
+    # WHEN the operator names a group the template does not declare, or a user nobody signed up as
+    cases = [("someone@example.com", "admins"), (new_email(), "superusers")]
+    results = [
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lambdashare.cli",
+                "add-to-group",
+                user,
+                group,
+                "--data-dir",
+                str(emulator.data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for user, group in cases
+    ]
+
+    # THEN the command fails, saying why
+    assert [r.returncode for r in results] == [1, 1]
+    assert "UserNotFoundException" in results[0].stderr
+    assert "ResourceNotFoundException: Group not found." in results[1].stderr

@@ -1,0 +1,191 @@
+"""Unit tests for the local user pool's rules (`emulator/user_pool_api.py`) with the settings of
+template.yaml (`emulator/pool_settings.py`) and its SQLite store: what the e2e tests cannot reach
+cheaply (other template settings, a clock past a token's expiry, what is stored on disk)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from argon2 import PasswordHasher
+
+from lambdashare.adapters.local._sqlite import DB_FILE
+from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
+from lambdashare.emulator.identity_provider import UserPool
+from lambdashare.emulator.pool_settings import load_pool_settings
+from lambdashare.emulator.user_pool_api import REFRESH_TOKEN_TTL_S, CognitoError, UserPoolApi
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+PASSWORD = "Correct-Horse-9-battery"
+#: Cheap argon2 parameters: these tests are about the rules, not the hash's cost.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def api_for(tmp_path: Path, template: Path = TEMPLATE, clock: FakeClock | None = None) -> UserPoolApi:
+    data_dir = tmp_path / "data"
+    return UserPoolApi(
+        UserPool.load_or_create(data_dir),
+        load_pool_settings(template),
+        SqliteUserStore(data_dir),
+        hasher=FAST_HASHER,
+        clock=clock or FakeClock(),
+    )
+
+
+def client_id(tmp_path: Path) -> str:
+    """The app client id of the pool in `tmp_path`'s data dir (made by api_for)."""
+    return UserPool.load_or_create(tmp_path / "data").client_id
+
+
+def template_with(tmp_path: Path, old: str, new: str) -> Path:
+    """template.yaml with one passage changed."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    changed = tmp_path / "template.yaml"
+    changed.write_text(text.replace(old, new), encoding="utf-8")
+    return changed
+
+
+def sign_up(api: UserPoolApi, tmp_path: Path, email: str = "alice@example.com") -> dict[str, Any]:
+    return api.sign_up({"ClientId": client_id(tmp_path), "Username": email, "Password": PASSWORD})
+
+
+def sign_in(api: UserPoolApi, tmp_path: Path, email: str = "alice@example.com") -> dict[str, Any]:
+    result: dict[str, Any] = api.initiate_auth(
+        {
+            "ClientId": client_id(tmp_path),
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": {"USERNAME": email, "PASSWORD": PASSWORD},
+        }
+    )["AuthenticationResult"]
+    return result
+
+
+def test_settings_are_the_templates() -> None:
+    # GIVEN template.yaml, read as CloudFormation does (short tags and all)
+    from samtranslator.yaml_helper import yaml_parse
+
+    resources = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))["Resources"]
+    policy = resources["UserPool"]["Properties"]["Policies"]["PasswordPolicy"]
+
+    # WHEN the local pool reads it
+    settings = load_pool_settings(TEMPLATE)
+
+    # THEN it has the template's policy, sign-in name, flows, groups and self sign-up default
+    assert settings.password_policy.minimum_length == policy["MinimumLength"]
+    assert settings.password_policy.require_symbols == policy["RequireSymbols"]
+    assert settings.username_attributes == ("email",)
+    assert settings.explicit_auth_flows == set(resources["UserPoolClient"]["Properties"]["ExplicitAuthFlows"])
+    assert settings.prevent_user_existence_errors is True
+    assert settings.groups == {"admins"}
+    assert settings.admin_create_user_only is False
+
+
+def test_sign_up_is_refused_when_only_administrators_create_users(tmp_path: Path) -> None:
+    # GIVEN the template with self sign-up switched off by its parameter's default
+    template = template_with(
+        tmp_path,
+        'AdminCreateUserOnly:\n    Type: String\n    Default: "false"',
+        'AdminCreateUserOnly:\n    Type: String\n    Default: "true"',
+    )
+    api = api_for(tmp_path, template)
+
+    # WHEN someone signs up
+    with pytest.raises(CognitoError) as excinfo:
+        sign_up(api, tmp_path)
+
+    # THEN Cognito's refusal
+    assert (excinfo.value.error_type, excinfo.value.message) == (
+        "NotAuthorizedException",
+        "SignUp is not permitted for this user pool",
+    )
+
+
+def test_a_longer_minimum_length_in_the_template_is_enforced(tmp_path: Path) -> None:
+    # GIVEN a template whose policy asks for more than PASSWORD has
+    minimum = len(PASSWORD) + 1
+    api = api_for(tmp_path, template_with(tmp_path, "MinimumLength: 12", f"MinimumLength: {minimum}"))
+
+    # WHEN someone signs up with PASSWORD
+    with pytest.raises(CognitoError) as excinfo:
+        sign_up(api, tmp_path)
+
+    # THEN it is too short
+    assert excinfo.value.error_type == "InvalidPasswordException"
+    assert excinfo.value.message == "Password did not conform with policy: Password not long enough"
+
+
+def test_without_prevent_user_existence_errors_an_unknown_user_is_named(tmp_path: Path) -> None:
+    # GIVEN a client with PreventUserExistenceErrors LEGACY
+    api = api_for(
+        tmp_path, template_with(tmp_path, "PreventUserExistenceErrors: ENABLED", "PreventUserExistenceErrors: LEGACY")
+    )
+
+    # WHEN an unknown user signs in
+    with pytest.raises(CognitoError) as excinfo:
+        sign_in(api, tmp_path, "nobody@example.com")
+
+    # THEN Cognito's legacy answer says the user does not exist
+    assert excinfo.value.error_type == "UserNotFoundException"
+
+
+def test_srp_is_allowed_by_the_client_but_not_served_locally(tmp_path: Path) -> None:
+    # GIVEN the template's client, which allows USER_SRP_AUTH
+    api = api_for(tmp_path)
+
+    # WHEN a client asks for SRP
+    with pytest.raises(CognitoError) as excinfo:
+        api.initiate_auth(
+            {"ClientId": client_id(tmp_path), "AuthFlow": "USER_SRP_AUTH", "AuthParameters": {"USERNAME": "a@b.c"}}
+        )
+
+    # THEN it is told to use USER_PASSWORD_AUTH
+    assert excinfo.value.error_type == "UnsupportedOperationException"
+    assert "USER_PASSWORD_AUTH" in excinfo.value.message
+
+
+def test_a_refresh_token_expires_after_thirty_days(tmp_path: Path) -> None:
+    # GIVEN a signed-in user
+    clock = FakeClock()
+    api = api_for(tmp_path, clock=clock)
+    sign_up(api, tmp_path)
+    refresh_token = sign_in(api, tmp_path)["RefreshToken"]
+    refresh = {"ClientId": client_id(tmp_path), "RefreshToken": refresh_token}
+    assert api.get_tokens_from_refresh_token(refresh)["AuthenticationResult"]["IdToken"]
+
+    # WHEN the refresh token's thirty days have passed
+    clock.now += REFRESH_TOKEN_TTL_S
+
+    # THEN it no longer works
+    with pytest.raises(CognitoError) as excinfo:
+        api.get_tokens_from_refresh_token(refresh)
+    assert (excinfo.value.error_type, excinfo.value.message) == ("NotAuthorizedException", "Invalid Refresh Token")
+
+
+def test_no_password_or_refresh_token_is_stored_in_clear(tmp_path: Path) -> None:
+    # GIVEN a user who signed up and in
+    api = api_for(tmp_path)
+    sign_up(api, tmp_path)
+    refresh_token = sign_in(api, tmp_path)["RefreshToken"]
+
+    # WHEN the database is read
+    with sqlite3.connect(tmp_path / "data" / DB_FILE) as db:
+        stored = yaml.safe_dump([db.execute(f"SELECT * FROM {t}").fetchall() for t in ("users", "user_sessions")])
+        (password_hash,) = db.execute("SELECT password_hash FROM users").fetchone()
+
+    # THEN neither secret is in it, and the password is an argon2id hash
+    assert PASSWORD not in stored
+    assert refresh_token not in stored
+    assert password_hash.startswith("$argon2id$")

@@ -2,10 +2,16 @@
 //
 //   node amplify-e2e.mjs <graphql-endpoint> <api-key> [upload-size] [timeout-ms]
 //   (or LAMBDASHARE_ENDPOINT / LAMBDASHARE_API_KEY / LAMBDASHARE_UPLOAD_SIZE / LAMBDASHARE_TIMEOUT_MS)
+//   (the API key is required but unused with LAMBDASHARE_AUTH_MODE=userPool)
 //
 // Trust the emulator's self-signed certificate with NODE_EXTRA_CA_CERTS=<data-dir>/tls-cert.pem.
 //
+// LAMBDASHARE_AUTH_MODE=userPool: instead of the API key, sign up and sign in a new user with Amplify Auth
+// against the local user pool (`userPoolEndpoint` and the pool's ids from <base>/config.json), with
+// USER_PASSWORD_AUTH and LAMBDASHARE_PASSWORD, then do everything below as that user (authMode 'userPool').
+//
 // stdout: one JSON object per line, in this order (tests/e2e/test_amplify.py reads them):
+//   {"step":"signedIn","signedIn":{...}} userPool mode only: the sign-up and sign-in results, the session's ids
 //   {"step":"ticket","ticket":{...}}     requestUpload's result; printed once the onFileHashed(id)
 //                                        subscription is acknowledged (start_ack), so the bytes can go
 //   {"step":"event","event":{...}}       the onFileHashed payload the subscription received
@@ -16,6 +22,7 @@
 
 import { Amplify } from 'aws-amplify';
 import { generateClient } from 'aws-amplify/api';
+import { fetchAuthSession, signIn, signUp } from 'aws-amplify/auth';
 import { Hub } from 'aws-amplify/utils';
 import WebSocket from 'ws';
 
@@ -25,7 +32,8 @@ const [endpoint, apiKey, sizeText, timeoutText] = [
   process.argv[4] ?? process.env.LAMBDASHARE_UPLOAD_SIZE ?? '1024',
   process.argv[5] ?? process.env.LAMBDASHARE_TIMEOUT_MS ?? '60000',
 ];
-if (!endpoint || !apiKey) {
+const authMode = process.env.LAMBDASHARE_AUTH_MODE ?? 'apiKey';
+if (!endpoint || !apiKey || !['apiKey', 'userPool'].includes(authMode)) {
   process.stderr.write('usage: node amplify-e2e.mjs <graphql-endpoint> <api-key> [upload-size] [timeout-ms]\n');
   process.exit(2);
 }
@@ -127,14 +135,48 @@ const getFile = /* GraphQL */ `
     file(id: $id) { ${FILE_FIELDS} }
   }`;
 
+// Where the local user pool is, as the web app learns it (fetched outside the wire log: not Amplify's own call).
+const poolConfig = authMode === 'userPool' ? await (await realFetch(new URL('/config.json', endpoint))).json() : null;
 Amplify.configure({
+  ...(poolConfig && {
+    Auth: {
+      Cognito: {
+        userPoolId: poolConfig.userPoolId,
+        userPoolClientId: poolConfig.userPoolClientId,
+        userPoolEndpoint: poolConfig.userPoolEndpoint,
+      },
+    },
+  }),
   API: {
-    GraphQL: { endpoint, region: 'us-east-1', defaultAuthMode: 'apiKey', apiKey },
+    GraphQL: { endpoint, region: 'us-east-1', defaultAuthMode: authMode, ...(authMode === 'apiKey' && { apiKey }) },
   },
 });
 const client = generateClient();
 
+// A new account, signed up and signed in the way an app does it with Amplify Auth.
+async function signUpAndIn() {
+  const username = `amplify-${Date.now()}-${process.pid}@example.com`;
+  const password = process.env.LAMBDASHARE_PASSWORD;
+  const signedUp = await signUp({ username, password, options: { userAttributes: { email: username } } });
+  const signedIn = await signIn({ username, password, options: { authFlowType: 'USER_PASSWORD_AUTH' } });
+  const { tokens } = await fetchAuthSession();
+  emit({
+    step: 'signedIn',
+    signedIn: {
+      username,
+      isSignUpComplete: signedUp.isSignUpComplete,
+      userId: signedUp.userId,
+      isSignedIn: signedIn.isSignedIn,
+      signInStep: signedIn.nextStep.signInStep,
+      sub: tokens.accessToken.payload.sub,
+      email: tokens.idToken.payload.email,
+    },
+  });
+}
+
 async function main() {
+  if (authMode === 'userPool') await signUpAndIn();
+
   // The mutation, over HTTPS.
   const requested = await client.graphql({
     query: requestUpload,

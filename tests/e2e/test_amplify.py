@@ -2,7 +2,8 @@
 
 Amplify dials `wss://<host>/graphql/realtime` for any non-AppSync endpoint, so this is the only
 way to run it against the emulator: a mutation (`requestUpload`) and a query (`file`) over HTTPS,
-and an `onFileHashed` subscription over the AppSync real-time protocol on wss.
+and an `onFileHashed` subscription over the AppSync real-time protocol on wss; with the API key, and
+as a user whom Amplify Auth signed up and signed in against the local user pool (`userPoolEndpoint`).
 
 The Node side is tests/amplify/amplify-e2e.mjs; its dependencies are pinned by
 tests/amplify/package-lock.json and installed once with `npm ci` into tests/amplify/node_modules.
@@ -10,6 +11,7 @@ tests/amplify/package-lock.json and installed once with `npm ci` into tests/ampl
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import hashlib
 import json
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import httpx
+import jwt
 import pytest
 
 from tests.e2e.conftest import Emulator, free_port
@@ -189,13 +192,16 @@ def expected_digests(body: bytes) -> dict[str, str]:
     return {name: hashlib.new(name, body).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")}
 
 
-@pytest.mark.timeout(NPM_TIMEOUT_S + 3 * STEP_TIMEOUT_S)  # a first, cold `npm ci` happens in setup
+@pytest.mark.timeout(NPM_TIMEOUT_S + 4 * STEP_TIMEOUT_S)  # a first, cold `npm ci` happens in setup
+@pytest.mark.parametrize("auth_mode", ["apiKey", "userPool"])
 def test_amplify_js_mutation_subscription_and_query_over_tls(
-    amplify_node: str, tls_emulator: TlsEmulator, tmp_path: Path
+    amplify_node: str, tls_emulator: TlsEmulator, tmp_path: Path, auth_mode: str
 ) -> None:
-    # GIVEN random bytes, and the Amplify script: it requests an upload for them (mutation),
-    # subscribes to onFileHashed(id) and prints the ticket once the subscription is acknowledged
+    # GIVEN random bytes, and the Amplify script: (as a user it signs up and in with Amplify Auth,) it
+    # requests an upload for them (mutation), subscribes to onFileHashed(id) and prints the ticket once
+    # the subscription is acknowledged
     body = os.urandom(1024 * 1024)
+    pool = httpx.get(f"{tls_emulator.url}/config.json", verify=tls_emulator.ssl_context()).json()
     stderr_path = tmp_path / "amplify-stderr.jsonl"
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
@@ -212,10 +218,23 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
-            env={**os.environ, "NODE_EXTRA_CA_CERTS": str(tls_emulator.cert_path)},
+            env={
+                **os.environ,
+                "NODE_EXTRA_CA_CERTS": str(tls_emulator.cert_path),
+                "LAMBDASHARE_AUTH_MODE": auth_mode,
+                "LAMBDASHARE_PASSWORD": "Amplify-Test-9-password",
+            },
         )
     node = NodeProcess(process, stderr_path)
     try:
+        if auth_mode == "userPool":
+            # the local pool confirms at once, so Amplify's sign-up is complete and its sign-in DONE
+            signed_in = node.step("signedIn")
+            assert signed_in["isSignUpComplete"] is True
+            assert signed_in["isSignedIn"] is True
+            assert signed_in["signInStep"] == "DONE"
+            assert signed_in["sub"] == signed_in["userId"]
+            assert signed_in["email"] == signed_in["username"]
         ticket = node.step("ticket")
         file_id = ticket["file"]["id"]
         assert ticket["file"]["status"] == "PENDING"
@@ -254,4 +273,23 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
     assert opened[0]["protocols"][0] == "graphql-ws"
     assert opened[0]["protocols"][1].startswith("header-")
     assert [e["protocol"] for e in wire if e["wire"] == "opened"] == ["graphql-ws"]
-    assert {e["url"] for e in wire if e["wire"] == "http"} == {tls_emulator.graphql_url}
+    requests = [e for e in wire if e["wire"] == "http"]
+    api_calls = [e for e in requests if e["url"] == tls_emulator.graphql_url]
+    pool_calls = [e for e in requests if e["url"] == pool["userPoolEndpoint"]]
+    assert len(api_calls) + len(pool_calls) == len(requests), requests
+    if auth_mode == "apiKey":
+        assert not pool_calls
+        assert all(e["headers"].get("x-api-key") == tls_emulator.api_key for e in api_calls)
+    else:
+        # signed up and in over the cognito-idp protocol; the API then called with the session's access token
+        targets = [e["headers"]["x-amz-target"] for e in pool_calls]
+        assert targets[:2] == [
+            "AWSCognitoIdentityProviderService.SignUp",
+            "AWSCognitoIdentityProviderService.InitiateAuth",
+        ]
+        assert pool_calls[1]["body"]["AuthFlow"] == "USER_PASSWORD_AUTH"
+        socket_header = json.loads(base64.urlsafe_b64decode(opened[0]["protocols"][1].removeprefix("header-") + "=="))
+        for headers in [*(call["headers"] for call in api_calls), {k.lower(): v for k, v in socket_header.items()}]:
+            assert "x-api-key" not in headers
+            claims = jwt.decode(headers["authorization"], options={"verify_signature": False})
+            assert (claims["token_use"], claims["sub"]) == ("access", signed_in["sub"])

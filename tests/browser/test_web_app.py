@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from lambdashare.emulator.identity_provider import UserPool
 from tests.e2e.conftest import Emulator
 
 pytestmark = pytest.mark.e2e
@@ -19,9 +20,13 @@ TIMEOUT_MS = 60_000
 
 def test_config_json_has_the_key_for_loopback_clients(emulator: Emulator) -> None:
     config = httpx.get(f"{emulator.url}/config.json").json()
+    pool = UserPool.load_or_create(emulator.data_dir)  # the pool the emulator made in its data dir
     assert config == {
         "graphqlUrl": f"{emulator.url}/graphql",
         "realtimeUrl": f"ws://127.0.0.1:{emulator.port}/graphql/realtime",
+        "userPoolId": pool.pool_id,
+        "userPoolClientId": pool.client_id,
+        "userPoolEndpoint": f"{emulator.url}/cognito-idp/",
         "apiKey": emulator.api_key,
     }
 

@@ -235,6 +235,8 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
             assert signed_in["signInStep"] == "DONE"
             assert signed_in["sub"] == signed_in["userId"]
             assert signed_in["email"] == signed_in["username"]
+            assert signed_in["refreshedSub"] == signed_in["sub"]
+            assert signed_in["refreshedNewToken"] is True
         ticket = node.step("ticket")
         file_id = ticket["file"]["id"]
         assert ticket["file"]["status"] == "PENDING"
@@ -281,11 +283,12 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
         assert not pool_calls
         assert all(e["headers"].get("x-api-key") == tls_emulator.api_key for e in api_calls)
     else:
-        # signed up and in over the cognito-idp protocol; the API then called with the session's access token
+        # signed up, in and refreshed over the cognito-idp protocol; the API then called with the session's access token
         targets = [e["headers"]["x-amz-target"] for e in pool_calls]
-        assert targets[:2] == [
+        assert targets[:3] == [
             "AWSCognitoIdentityProviderService.SignUp",
             "AWSCognitoIdentityProviderService.InitiateAuth",
+            "AWSCognitoIdentityProviderService.GetTokensFromRefreshToken",
         ]
         assert pool_calls[1]["body"]["AuthFlow"] == "USER_PASSWORD_AUTH"
         socket_header = json.loads(base64.urlsafe_b64decode(opened[0]["protocols"][1].removeprefix("header-") + "=="))

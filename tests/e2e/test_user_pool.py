@@ -223,6 +223,19 @@ def test_an_unknown_operation_is_refused(config: dict[str, Any]) -> None:
     assert "DeleteUserPool" in response.json()["message"]
 
 
+def test_a_body_that_is_not_json_is_refused(config: dict[str, Any]) -> None:
+    # WHEN a SignUp's body is not a JSON object
+    response = httpx.post(
+        config["userPoolEndpoint"],
+        headers={"x-amz-target": "AWSCognitoIdentityProviderService.SignUp"},
+        content=b"Username=a@example.com",
+    )
+
+    # THEN it is the JSON protocol's SerializationException
+    assert response.status_code == 400
+    assert response.json()["__type"] == "SerializationException"
+
+
 def test_a_duplicate_sign_up_is_refused(config: dict[str, Any], cognito: Any) -> None:
     # GIVEN a signed-up user
     email = new_email()

@@ -83,11 +83,9 @@ def _invalid(message: str) -> CognitoError:
     return CognitoError("InvalidParameterException", message)
 
 
-def _string(body: Mapping[str, Any], member: str, *, required: bool = True) -> str:
-    """A string member of the request, or Cognito's validation error naming it."""
+def _string(body: Mapping[str, Any], member: str) -> str:
+    """A required string member of the request, or Cognito's validation error naming it."""
     value = body.get(member)
-    if value is None and not required:
-        return ""
     path = member[0].lower() + member[1:]
     if value is None:
         raise _invalid(

@@ -17,6 +17,7 @@ from lambdashare.adapters.local._sqlite import DB_FILE
 from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
 from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.pool_settings import load_pool_settings
+from lambdashare.emulator.template import TemplateError
 from lambdashare.emulator.user_pool_api import REFRESH_TOKEN_TTL_S, CognitoError, UserPoolApi
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -189,3 +190,13 @@ def test_no_password_or_refresh_token_is_stored_in_clear(tmp_path: Path) -> None
     assert PASSWORD not in stored
     assert refresh_token not in stored
     assert password_hash.startswith("$argon2id$")
+
+
+def test_a_template_without_a_user_pool_is_a_clear_error(tmp_path: Path) -> None:
+    # GIVEN a template whose user pool is renamed away from its type
+    template = template_with(tmp_path, "Type: AWS::Cognito::UserPool\n", "Type: AWS::Cognito::NotAUserPool\n")
+
+    # WHEN the local pool reads it
+    # THEN it says what is missing
+    with pytest.raises(TemplateError, match="exactly one AWS::Cognito::UserPool "):
+        load_pool_settings(template)

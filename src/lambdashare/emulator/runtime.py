@@ -49,8 +49,10 @@ def template_path() -> Path:
 
 
 def check_template() -> None:
-    """Fail early, naming the field, when template.yaml does not wire every field of the schema."""
+    """Fail early, naming the field, when template.yaml does not wire every field of the schema (or has no
+    user pool)."""
     load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE))
+    load_pool_settings(template_path())
 
 
 class Runtime:

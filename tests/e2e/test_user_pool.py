@@ -205,8 +205,28 @@ def test_errors_have_cognitos_wire_shape(config: dict[str, Any]) -> None:
     # THEN it is Cognito's error: 400, __type and message in the body, the type in x-amzn-ErrorType
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/x-amz-json-1.1"
-    assert response.headers["x-amzn-errortype"] == "NotAuthorizedException"
+    assert response.headers["x-amzn-errortype"] == "NotAuthorizedException:"  # Cognito's, colon and all
+    assert response.headers["x-amzn-errormessage"] == WRONG_CREDENTIALS
+    assert response.headers["access-control-allow-origin"] == "*"
     assert response.json() == {"__type": "NotAuthorizedException", "message": WRONG_CREDENTIALS}
+
+
+def test_a_browser_of_another_origin_may_call_the_pool(config: dict[str, Any]) -> None:
+    # WHEN a browser on another origin asks before posting, as Amplify in a web app does
+    response = httpx.options(
+        config["userPoolEndpoint"],
+        headers={
+            "origin": "http://localhost:5173",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,x-amz-target,x-amz-user-agent",
+        },
+    )
+
+    # THEN it may, as on Cognito
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "x-amz-target" in response.headers["access-control-allow-headers"]
 
 
 def test_an_unknown_operation_is_refused(config: dict[str, Any]) -> None:

@@ -1,10 +1,12 @@
 """The cognito-idp JSON protocol at `<base>/cognito-idp/`, for boto3 and Amplify JS (`userPoolEndpoint`).
 
 `POST` with `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>` and an
-`application/x-amz-json-1.1` body. An error is HTTP 400 with `{"__type", "message"}` and the
-`x-amzn-ErrorType` header: botocore reads `__type`, Amplify the header first. The operations these
-clients call unsigned are served; Admin* operations (SigV4) are not. Wire format only: the rules are
-`user_pool_api`'s. Spec: https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/CommonErrors.html
+`application/x-amz-json-1.1` body. An error is HTTP 400 with `{"__type", "message"}` and, as Cognito
+sends them, `x-amzn-ErrorType: <type>:` and `x-amzn-ErrorMessage`: botocore reads `__type`, Amplify the
+header first (up to the colon). Like Cognito, it answers browsers of any origin (CORS). The operations
+these clients call unsigned are served; Admin* operations (SigV4) are not. Wire format only: the rules
+are `user_pool_api`'s.
+Spec: https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/CommonErrors.html
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ OPERATIONS: dict[str, Callable[[UserPoolApi, Mapping[str, Any]], dict[str, Any]]
     "GlobalSignOut": UserPoolApi.global_sign_out,
 }
 
+#: Cognito's CORS answer: any origin, its own headers readable.
+CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-expose-headers": "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date",
+}
+
 logger = logging.getLogger(__name__)
 
 
@@ -40,7 +48,7 @@ def _response(status: int, body: Mapping[str, Any], request_id: str, **headers: 
         json.dumps(body),
         status_code=status,
         media_type=CONTENT_TYPE,
-        headers={"x-amzn-requestid": request_id, **headers},
+        headers={"x-amzn-requestid": request_id, **CORS, **headers},
     )
 
 
@@ -49,7 +57,20 @@ def _error(error: CognitoError, request_id: str) -> Response:
         400,
         {"__type": error.error_type, "message": error.message},
         request_id,
-        **{"x-amzn-errortype": error.error_type, "x-amzn-errormessage": error.message},
+        **{"x-amzn-errortype": f"{error.error_type}:", "x-amzn-errormessage": error.message},
+    )
+
+
+async def cognito_idp_preflight(request: Request) -> Response:
+    """A browser's CORS preflight: POST with the headers it asks for, from any origin."""
+    return Response(
+        status_code=200,
+        headers={
+            **CORS,
+            "access-control-allow-methods": "POST",
+            "access-control-allow-headers": request.headers.get("access-control-request-headers", "*"),
+            "access-control-max-age": "86400",
+        },
     )
 
 

@@ -8,7 +8,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from lambdashare.emulator.cognito_http import cognito_idp_post
+from lambdashare.emulator.cognito_http import cognito_idp_post, cognito_idp_preflight
 from lambdashare.emulator.graphql_http import graphql_explorer, graphql_post
 from lambdashare.emulator.realtime import SUBPROTOCOL, RealtimeHandler
 from lambdashare.emulator.runtime import Runtime
@@ -84,6 +84,8 @@ ROUTES = [
     Route("/_storage/{bucket}/{key:path}", get_object, methods=["GET"]),
     Route("/cognito-idp/", cognito_idp_post, methods=["POST"]),
     Route("/cognito-idp", cognito_idp_post, methods=["POST"]),
+    Route("/cognito-idp/", cognito_idp_preflight, methods=["OPTIONS"]),
+    Route("/cognito-idp", cognito_idp_preflight, methods=["OPTIONS"]),
     Route("/healthz", healthz),
     Route("/{pool_id}/.well-known/jwks.json", jwks),
     Route("/", index),

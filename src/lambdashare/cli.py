@@ -22,6 +22,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lambdashare.emulator.config import EmulatorConfig
+    from lambdashare.emulator.identity_provider import UserPool
     from lambdashare.emulator.runtime import check_template
     from lambdashare.emulator.template import TemplateError
 
@@ -50,12 +51,14 @@ def serve(args: argparse.Namespace) -> int:
     except TemplateError as exc:
         print(f"lambdashare: {exc}", file=sys.stderr)
         return 2
+    pool = UserPool.load_or_create(config.data_dir, config.region)
     ws_url = config.public_url.replace("http", "ws", 1)
     certificate = f"\n  TLS cert   {tls['ssl_certfile']}" if tls else ""
     print(
         f"lambdashare emulator\n"
         f"  GraphQL    POST {config.graphql_url}   (explorer: GET in a browser)\n"
         f"  Real-time  {ws_url}/graphql  and  {ws_url}/graphql/realtime\n"
+        f"  User pool  POST {config.public_url}/cognito-idp/   (pool {pool.pool_id}, app client {pool.client_id})\n"
         f"  Web app    {config.public_url}/\n"
         f"  API key    {config.api_key}\n"
         f"  Data dir   {config.data_dir}{certificate}",

@@ -223,7 +223,8 @@ def test_kill9_mid_upload_leaves_no_partial_file_and_the_url_still_works(private
     objects = stored_objects(emulator)
     target = urlsplit(ticket["url"])
     head = (
-        f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {emulator.host}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {emulator.host}\r\n"
+        f"If-None-Match: *\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", emulator.port)) as sock:
         sock.sendall(head + body[: len(body) // 2])

@@ -1405,7 +1405,7 @@ def storage_requests(target: Target) -> st.SearchStrategy[StorageRequest]:
         method = draw(st.one_of(st.just("PUT" if which == "put" else "GET"), st.sampled_from(METHODS)))
         headers = draw(
             st.one_of(
-                st.just({"content-type": target.put_content_type}),
+                st.just({"content-type": target.put_content_type, "if-none-match": "*"}),
                 st.fixed_dictionaries(
                     {},
                     optional={
@@ -1459,11 +1459,11 @@ def test_tampered_storage_requests(target: Target) -> None:
         sent = urlsplit(str(response.request.url))
         storage = unquote(sent.path).startswith("/_storage/")
         ranged = "range" in request.headers
-        allowed = {200, 307, 403, 404, 405, 413} | ({206, 416} if ranged else set())
+        allowed = {200, 307, 403, 404, 405, 412, 413} | ({206, 416} if ranged else set())
         assert status in allowed, f"{status}: {response.text[:2000]}"
         # S3's refusals are XML (a 404 may also be the router's: no such path)
         xml = "xml" in response.headers.get("content-type", "")
-        if request.method != "HEAD" and (status in (403, 413) or (xml and status == 404)):
+        if request.method != "HEAD" and (status in (403, 412, 413) or (xml and status == 404)):
             code = ET.fromstring(response.text).findtext("Code")
             assert code, response.text
         if storage and status in (200, 206, 416):

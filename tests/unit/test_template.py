@@ -326,3 +326,29 @@ def test_make_package_builds_what_the_template_deploys() -> None:
     requirements = package.requirements()
     assert any(r.startswith("aws-lambda-powertools[tracer]") for r in requirements)
     assert not [r for r in requirements if package._dist_name(r) in package.RUNTIME_PROVIDED]
+
+
+# ---------------------------------------------------------------- the bucket
+
+
+def test_the_buckets_cors_allows_every_header_a_presigned_upload_asks_for() -> None:
+    from lambdashare.adapters.aws.s3_blob_store import S3BlobStore, new_client
+
+    # GIVEN the headers an upload ticket tells a browser to send (sha256 given, so every one of them)
+    client = new_client(region="eu-west-1", session=_offline_session())
+    request = S3BlobStore("bucket", client=client).presign_put(
+        "uploads/f", size=1, content_type="text/plain", expires_in=60, sha256="0" * 64
+    )
+    # WHEN the browser preflights them against the bucket's CORS rule
+    (rule,) = _template()["Resources"]["UploadBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    # THEN each is allowed (Content-Length is the browser's own, never preflighted), If-None-Match included
+    asked = set(request.headers) - {"content-length"}
+    assert "if-none-match" in asked
+    assert sorted(asked - {h.lower() for h in rule["AllowedHeaders"]}) == []
+    assert "PUT" in rule["AllowedMethods"]
+
+
+def _offline_session() -> Any:
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id="unit", aws_secret_access_key="unit", region_name="eu-west-1")

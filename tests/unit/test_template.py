@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -322,10 +323,29 @@ def test_make_package_builds_what_the_template_deploys() -> None:
     assert set(artifact.functions) == {"ResolverFunction", "HasherFunction"}
     assert (artifact.runtime, [artifact.architecture]) == (globals_["Runtime"], globals_["Architectures"])
     assert artifact.platforms[0] == "manylinux2014_aarch64"
-    # AND it installs Powertools with pyproject's version range, and not boto3 (the runtime has it)
+    # AND it installs Powertools with pyproject's version range, and the pinned AWS SDK
     requirements = package.requirements()
     assert any(r.startswith("aws-lambda-powertools[tracer]") for r in requirements)
-    assert not [r for r in requirements if package._dist_name(r) in package.RUNTIME_PROVIDED]
+    assert set(package.BUNDLED_SDK) <= set(requirements)
+
+
+def test_the_bundled_sdk_is_pinned_and_knows_write_once_puts() -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    # GIVEN the AWS SDK pins the artifact bundles (the Lambda runtime's own boto3 varies by region)
+    pins = {Requirement(r).name: Requirement(r) for r in _package_module().BUNDLED_SDK}
+    # THEN boto3 and botocore are each pinned to one version, of one release
+    assert set(pins) == {"boto3", "botocore"}
+    versions = {name: Version(str(r.specifier).removeprefix("==")) for name, r in pins.items()}
+    assert all(str(r.specifier).startswith("==") for r in pins.values())
+    assert versions["boto3"].release[:2] == versions["botocore"].release[:2]
+    # AND botocore is new enough to sign IfNoneMatch into a PutObject (1.35.2, August 2024)
+    assert versions["botocore"] >= Version("1.35.2")
+    # AND boto3's pin is inside the range pyproject.toml (and so the tests) use
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (declared,) = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "boto3"]
+    assert declared.specifier.contains(versions["boto3"])
 
 
 # ---------------------------------------------------------------- the bucket

@@ -160,7 +160,13 @@ def _zip(target: Path, zip_path: Path) -> None:
 
 
 #: What a function can import in AWS: the handlers, and every module of these packages.
-SMOKE_IMPORTS = ("resolvers.app", "functions.hasher.app", "lambdashare.wiring", "lambdashare.settings")
+SMOKE_IMPORTS = (
+    "resolvers.app",
+    "functions.hasher.app",
+    "functions.api_key_renewer.app",
+    "lambdashare.wiring",
+    "lambdashare.settings",
+)
 SMOKE_PACKAGES = ("lambdashare.adapters.aws", "lambdashare.domain", "lambdashare.ports", "resolvers")
 _SMOKE_CODE = """
 import importlib, pkgutil, sys

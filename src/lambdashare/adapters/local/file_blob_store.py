@@ -99,9 +99,8 @@ class BlobWriter:
         """fsync, link into place unless the key holds an object, fsync the directory; return the
         ETag (hex md5, as S3's PUT). `ObjectExistsError` if another upload was published first."""
         os.fsync(self._fd)
-        if not self._final.parent.is_dir():
-            self._final.parent.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(self._final.parent.parent)
+        self._final.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(self._final.parent.parent)  # a new shard directory must last too (cheap when unchanged)
         try:
             # link, unlike rename, never replaces: the one atomic no-replace publish POSIX has
             os.link(self._tmp, self._final)  # still locked: a sweep cannot take the temp file meanwhile

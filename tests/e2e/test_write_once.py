@@ -83,6 +83,7 @@ def test_of_two_concurrent_puts_to_one_url_exactly_one_is_accepted(emulator: Emu
     assert sorted(statuses) == [200, 412], [a.text for a in answers]
     loser = answers[statuses.index(412)]
     assert s3_error(loser)["Code"] == "PreconditionFailed"
+    assert list((emulator.data_dir / "tmp").iterdir()) == []  # the loser left nothing behind
     # AND the file is hashed once, from the winner's bytes, which are exactly what is downloaded
     final = wait_for_file(emulator, ticket["file"]["id"])
     assert final["status"] == "HASHED", final

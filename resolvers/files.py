@@ -1,4 +1,4 @@
-"""Query.file, Query.files, Query.filesByHash, Mutation.deleteFile."""
+"""Query.file, Query.files, Query.filesByHash, Query.duplicateCount, Mutation.deleteFile."""
 
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ def list_files(limit: int | None = None, nextToken: str | None = None) -> dict[s
 def files_by_hash(sha256: str) -> list[dict[str, Any]]:
     download = selects(router, "downloadUrl")
     return [_view(r, download=download) for r in files.files_by_hash(ports().table, sha256, caller(router))]
+
+
+@router.resolver(type_name="Query", field_name="duplicateCount")
+def duplicate_count(sha256: str) -> int:
+    return files.duplicate_count(ports().table, sha256, caller(router))
 
 
 @router.resolver(type_name="Mutation", field_name="deleteFile")

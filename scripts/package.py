@@ -6,12 +6,15 @@ The template is the source of truth: each distinct `CodeUri` of an `AWS::Serverl
 builds on any machine without Docker or AWS. It holds:
 
 - the project's runtime dependencies (pyproject.toml) that the functions use, LAMBDA_DEPENDENCIES,
-  with their own dependencies but without what the Lambda Python runtime ships already (boto3 and
-  its dependencies, RUNTIME_PROVIDED); the rest (strawberry, uvicorn, pyjwt, ...) is the emulator's;
+  with their own dependencies; the rest (strawberry, uvicorn, pyjwt, ...) is the emulator's;
+- boto3 and botocore pinned to BUNDLED_SDK (with s3transfer, urllib3, ... as they require): the
+  runtime's own boto3 differs by runtime version and region and may predate what the code uses
+  (IfNoneMatch on PutObject, botocore >= 1.35.2), and a function's /var/task comes first on its path;
 - the project's code: `lambdashare` (from src/), `resolvers/`, `functions/`.
 
 An import smoke test then loads, from the artifact alone, every module a function can reach in AWS,
-so a dependency missing from LAMBDA_DEPENDENCIES fails the build rather than a cold start.
+so a dependency missing from LAMBDA_DEPENDENCIES fails the build rather than a cold start, and checks
+that the artifact's botocore is the pinned one and signs IfNoneMatch into a PutObject.
 
 File times are pinned, so the same inputs give the same zip and `sam deploy` uploads nothing new.
 Offline with a wheelhouse: `PIP_NO_INDEX=1 PIP_FIND_LINKS=wheelhouse/ make package`.
@@ -26,7 +29,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -42,8 +44,9 @@ PYPROJECT = ROOT / "pyproject.toml"
 CODE = (("src/lambdashare", "lambdashare"), ("resolvers", "resolvers"), ("functions", "functions"))
 #: pyproject dependencies the functions import (by distribution name); the others are the emulator's.
 LAMBDA_DEPENDENCIES = {"aws-lambda-powertools"}
-#: Distributions the Lambda Python runtime provides (boto3 and what it pulls in).
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+#: The AWS SDK shipped in the artifact, exactly: within pyproject's boto3 range, botocore >= 1.35.2
+#: (the first whose S3 model has IfNoneMatch), boto3 and botocore of one release.
+BUNDLED_SDK = ("boto3==1.44.8", "botocore==1.44.8")
 #: Lambda's Python runtimes (python3.12+) run on Amazon Linux 2023: glibc 2.34.
 MANYLINUX = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
 ARCHES = {"arm64": "aarch64", "x86_64": "x86_64"}
@@ -124,33 +127,13 @@ def _dist_name(requirement: str) -> str:
 
 
 def requirements() -> list[str]:
-    """The requirement strings (ranges as pyproject.toml has them) of LAMBDA_DEPENDENCIES."""
+    """The requirement strings of LAMBDA_DEPENDENCIES (ranges as pyproject.toml has them), and BUNDLED_SDK."""
     project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
     chosen = [r for r in project["dependencies"] if _dist_name(r) in LAMBDA_DEPENDENCIES]
     missing = LAMBDA_DEPENDENCIES - {_dist_name(r) for r in chosen}
     if missing:
         raise SystemExit(f"pyproject.toml no longer depends on {sorted(missing)}: update LAMBDA_DEPENDENCIES")
-    return chosen
-
-
-def _prune_runtime_provided(target: Path) -> None:
-    """pip pulled botocore & co. in as dependencies (of aws-xray-sdk, ...): Lambda has them."""
-    doomed: set[str] = set()
-    for dist_info in target.glob("*.dist-info"):
-        if _dist_name(dist_info.name.split("-", 1)[0]) not in RUNTIME_PROVIDED:  # "python_dateutil-2.9…"
-            continue
-        for line in (dist_info / "RECORD").read_text(encoding="utf-8").splitlines():
-            top = line.rsplit(",", 2)[0].split("/", 1)[0]
-            if top and top not in (".", ".."):  # scripts are recorded as ../../bin/…
-                doomed.add(top)
-    for top in sorted(doomed):
-        path = target / top
-        assert path.parent == target, path
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    shutil.rmtree(target / "bin", ignore_errors=True)
+    return [*chosen, *BUNDLED_SDK]
 
 
 def _copy_code(target: Path) -> None:
@@ -177,62 +160,61 @@ def _zip(target: Path, zip_path: Path) -> None:
 
 
 #: What a function can import in AWS: the handlers, and every module of these packages.
-SMOKE_IMPORTS = ("resolvers.app", "functions.hasher.app", "lambdashare.wiring", "lambdashare.settings")
+SMOKE_IMPORTS = (
+    "resolvers.app",
+    "functions.hasher.app",
+    "functions.api_key_renewer.app",
+    "lambdashare.wiring",
+    "lambdashare.settings",
+)
 SMOKE_PACKAGES = ("lambdashare.adapters.aws", "lambdashare.domain", "lambdashare.ports", "resolvers")
 _SMOKE_CODE = """
 import importlib, pkgutil, sys
-sys.path[:0] = [sys.argv[1], sys.argv[2]]
-names = list(sys.argv[3].split(","))
-for package in sys.argv[4].split(","):
+sys.path[:0] = [sys.argv[1]]
+names = list(sys.argv[2].split(","))
+for package in sys.argv[3].split(","):
     module = importlib.import_module(package)
     names += [info.name for info in pkgutil.walk_packages(module.__path__, package + ".")]
 for name in names:
     importlib.import_module(name)
 print(f"import smoke test: {len(names)} modules load from the artifact")
+
+import botocore, botocore.session
+assert botocore.__file__.startswith(sys.argv[1]), botocore.__file__
+assert f"botocore=={botocore.__version__}" == sys.argv[4], (botocore.__version__, sys.argv[4])
+put_object = botocore.session.get_session().get_service_model("s3").operation_model("PutObject")
+assert "IfNoneMatch" in put_object.input_shape.members, "the bundled botocore cannot sign IfNoneMatch"
+print(f"bundled SDK: botocore {botocore.__version__}, PutObject signs IfNoneMatch")
 """
 
 
 def _smoke_test(artifact: Artifact) -> None:
-    """Imports what a function can reach in AWS from the artifact alone (+ boto3 & co., as the Lambda
-    runtime has them) on this machine's Python: catches a dependency the packaging left out.
+    """Imports what a function can reach in AWS from the artifact alone on this machine's Python
+    (no site-packages): catches a dependency the packaging left out, and checks the bundled botocore.
     Extensions compiled for the target platform are skipped by the import system here (wrapt then
     uses its pure-Python code); -B keeps this Python's .pyc files out of the artifact."""
-    with tempfile.TemporaryDirectory() as runtime_dir:
-        for module in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"):
-            found = _host_module_path(module)
-            if found is not None:
-                os.symlink(found, Path(runtime_dir) / found.name)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "POWERTOOLS_SERVICE_NAME": "smoke",
-            "POWERTOOLS_METRICS_NAMESPACE": "smoke",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-        subprocess.run(
-            [
-                sys.executable,
-                "-S",
-                "-B",
-                "-c",
-                _SMOKE_CODE,
-                str(artifact.path),
-                runtime_dir,
-                ",".join(SMOKE_IMPORTS),
-                ",".join(SMOKE_PACKAGES),
-            ],
-            check=True,
-            env=env,
-        )
-
-
-def _host_module_path(module: str) -> Path | None:
-    import importlib.util
-
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        return None
-    origin = Path(spec.origin)
-    return origin.parent if origin.name == "__init__.py" else origin
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "POWERTOOLS_SERVICE_NAME": "smoke",
+        "POWERTOOLS_METRICS_NAMESPACE": "smoke",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    (botocore_pin,) = [r for r in BUNDLED_SDK if r.startswith("botocore==")]
+    subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-B",
+            "-c",
+            _SMOKE_CODE,
+            str(artifact.path),
+            ",".join(SMOKE_IMPORTS),
+            ",".join(SMOKE_PACKAGES),
+            botocore_pin,
+        ],
+        check=True,
+        env=env,
+    )
 
 
 def build(artifact: Artifact) -> None:
@@ -261,7 +243,7 @@ def build(artifact: Artifact) -> None:
         ],
         check=True,
     )
-    _prune_runtime_provided(target)
+    shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: nothing in Lambda runs them
     _copy_code(target)
     _pin_mtimes(target)
 

@@ -2,6 +2,9 @@
 "use strict";
 
 const KEY_STORAGE = "lambdashare.apiKey";
+// With the API key a file id is the capability: nothing lists the anonymous space, so this browser
+// keeps the ids it was given (newest first) and shows those as "Your files".
+const FILE_IDS_STORAGE = "lambdashare.fileIds";
 const HASH_TIMEOUT_MS = 120000;
 const PAGE_SIZE = 20;
 const $ = (selector) => document.querySelector(selector);
@@ -11,9 +14,8 @@ const Q = {
   requestUpload: `mutation RequestUpload($input: RequestUploadInput!) {
     requestUpload(input: $input) { file { id } url method headers } }`,
   onFileHashed: `subscription OnFileHashed($id: ID) { onFileHashed(id: $id) { ${FILE_FIELDS} } }`,
-  filesByHash: "query FilesByHash($sha256: String!) { filesByHash(sha256: $sha256) { id name } }",
-  files: `query Files($limit: Int, $nextToken: String) {
-    files(limit: $limit, nextToken: $nextToken) { items { id name size status createdAt } nextToken } }`,
+  duplicateCount: "query DuplicateCount($sha256: String!) { duplicateCount(sha256: $sha256) }",
+  file: "query File($id: ID!) { file(id: $id) { id name size status createdAt } }",
   downloadUrl: "query File($id: ID!) { file(id: $id) { downloadUrl } }",
   deleteFile: "mutation DeleteFile($id: ID!) { deleteFile(id: $id) { id } }",
 };
@@ -21,7 +23,7 @@ const Q = {
 let config = null;
 let apiKey = null;
 let realtime = null;
-let nextToken = null;
+let shown = 0; // how many of the kept ids "Your files" shows
 
 // ---- GraphQL over HTTP ----------------------------------------------------------------------------
 
@@ -163,6 +165,7 @@ async function upload(file) {
     });
     const id = ticket.file.id;
     row.dataset.id = id;
+    keepFileId(id);
     // Subscribe first and wait for start_ack, so the HASHED event cannot be missed.
     let settle;
     const finished = new Promise((resolve, reject) => { settle = { resolve, reject }; });
@@ -183,11 +186,11 @@ async function upload(file) {
     if (result.status === "FAILED") throw new Error(result.error || "hashing failed");
 
     showHashes(row, result.hashes);
-    const { filesByHash } = await gql(Q.filesByHash, { sha256: result.hashes.sha256 });
-    const others = filesByHash.filter((f) => f.id !== id).map((f) => f.name);
-    if (others.length) {
+    // duplicateCount counts this upload too, and reveals no other file's id or name
+    const { duplicateCount } = await gql(Q.duplicateCount, { sha256: result.hashes.sha256 });
+    if (duplicateCount > 1) {
       const note = row.querySelector(".duplicate");
-      note.textContent = `Duplicate: also uploaded as ${others.join(", ")}`;
+      note.textContent = "Duplicate: this content is already stored";
       note.hidden = false;
     }
     setStatus(row, "done");
@@ -240,6 +243,7 @@ function fileRow(file) {
   remove.addEventListener("click", async () => {
     try {
       await gql(Q.deleteFile, { id: file.id });
+      forgetFileIds([file.id]);
       row.remove();
     } catch (error) {
       notify(`Delete of ${file.name} failed: ${error.message}`);
@@ -250,13 +254,33 @@ function fileRow(file) {
   return row;
 }
 
+function keptFileIds() {
+  try {
+    const ids = JSON.parse(localStorage.getItem(FILE_IDS_STORAGE) || "[]");
+    return Array.isArray(ids) ? ids.filter((id) => typeof id === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function keepFileId(id) {
+  localStorage.setItem(FILE_IDS_STORAGE, JSON.stringify([id, ...keptFileIds().filter((kept) => kept !== id)]));
+}
+
+function forgetFileIds(ids) {
+  localStorage.setItem(FILE_IDS_STORAGE, JSON.stringify(keptFileIds().filter((kept) => !ids.includes(kept))));
+}
+
 async function loadFiles(reset) {
   try {
-    const { files } = await gql(Q.files, { limit: PAGE_SIZE, nextToken: reset ? null : nextToken });
+    if (reset) shown = 0;
+    const page = keptFileIds().slice(shown, shown + PAGE_SIZE);
+    const found = await Promise.all(page.map(async (id) => (await gql(Q.file, { id })).file));
+    forgetFileIds(page.filter((id, index) => found[index] === null)); // deleted meanwhile
     if (reset) $("#files").replaceChildren();
-    $("#files").append(...files.items.map(fileRow));
-    nextToken = files.nextToken;
-    $("#more").hidden = !nextToken;
+    $("#files").append(...found.filter((file) => file !== null).map(fileRow));
+    shown += found.filter((file) => file !== null).length;
+    $("#more").hidden = shown >= keptFileIds().length;
   } catch (error) {
     notify(`Could not list files: ${error.message}`);
   }

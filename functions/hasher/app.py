@@ -42,8 +42,14 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     for record in event.records:
         s3_object = record.s3.get_object
         key = unquote_plus(s3_object.key)
-        outcome = hash_object(ports.table, ports.blobs, _publisher(), key=key, uploaded_at=_ms(record.event_time))
-        logger.info("object processed", extra={"key": key, "file_id": outcome.file_id, "outcome": outcome.status})
+        bucket = record.s3.bucket.name
+        outcome = hash_object(
+            ports.table, ports.blobs, _publisher(), bucket=bucket, key=key, uploaded_at=_ms(record.event_time)
+        )
+        logger.info(
+            "object processed",
+            extra={"bucket": bucket, "key": key, "file_id": outcome.file_id, "outcome": outcome.status},
+        )
         metrics.add_metric(name="ObjectsReceived", unit=MetricUnit.Count, value=1)
         if outcome.status in ("HASHED", "FAILED"):
             metrics.add_metric(name=f"Files{outcome.status.title()}", unit=MetricUnit.Count, value=1)

@@ -57,7 +57,8 @@ def test_upload_shows_hashes_duplicates_and_lists_the_file(emulator: Emulator, b
         file_input.set_input_files({"name": again, "mimeType": "application/octet-stream", "buffer": data})
         second = page.locator(".upload").filter(has_text=again)
         expect(second).to_have_attribute("data-status", "done")
-        expect(second.locator(".duplicate")).to_have_text(f"Duplicate: also uploaded as {name}")
+        # the anonymous space reveals no other file: only that the content is stored already
+        expect(second.locator(".duplicate")).to_have_text("Duplicate: this content is already stored")
         assert second.locator("code[data-hash=sha256]").inner_text() == expected["sha256"]
 
         your_files = page.get_by_role("list", name="Your files")
@@ -79,6 +80,19 @@ def test_upload_shows_hashes_duplicates_and_lists_the_file(emulator: Emulator, b
         page.get_by_role("button", name=f"Delete {again}").click()
         expect(your_files.get_by_text(again, exact=True)).to_have_count(0)
         expect(your_files.get_by_text(name, exact=True)).to_be_visible()
+
+        # AND "Your files" are the ids this browser was given: they survive a reload, and another
+        # browser with the same API key sees none of them
+        page.reload()
+        expect(your_files.get_by_text(name, exact=True)).to_be_visible()
+        expect(your_files.get_by_text(again, exact=True)).to_have_count(0)
+        stranger = browser.new_page()
+        try:
+            stranger.goto(emulator.url + "/")
+            expect(stranger.get_by_label("Choose files to upload, or drop them here")).to_be_enabled()
+            expect(stranger.get_by_role("list", name="Your files").get_by_role("listitem")).to_have_count(0)
+        finally:
+            stranger.close()
     except Exception:
         print("browser console:\n" + "\n".join(console))
         raise

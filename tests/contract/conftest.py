@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lambdashare.adapters.aws import dynamo_table, s3_blob_store
 from lambdashare.adapters.aws.dynamo_table import DynamoTable
 from lambdashare.adapters.aws.s3_blob_store import S3BlobStore
-from lambdashare.adapters.local.file_blob_store import STORAGE_PATH, FileBlobStore
+from lambdashare.adapters.local.file_blob_store import STORAGE_PATH, FileBlobStore, ObjectExistsError
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.ports.blob_store import BlobStore, PresignedRequest
 from lambdashare.ports.table import Table
@@ -108,8 +108,12 @@ class Blobs:
 
     kind: str
     store: BlobStore
-    put: Callable[[PresignedRequest, bytes], None]
+    send: Callable[[PresignedRequest, bytes], int]  # presigned PUT -> S3's HTTP status
     get: Callable[[str], tuple[bytes, str]]  # presigned GET -> (body, Content-Disposition)
+
+    def put(self, request: PresignedRequest, body: bytes) -> None:
+        status = self.send(request, body)
+        assert status == 200, status
 
 
 def _file_blobs(tmp_path: Path) -> Blobs:
@@ -121,17 +125,24 @@ def _file_blobs(tmp_path: Path) -> Blobs:
         key = unquote(parts.path.removeprefix(f"{STORAGE_PATH}/{store.bucket}/"))
         return key, dict(parse_qsl(parts.query, keep_blank_values=True))
 
-    def put(request: PresignedRequest, body: bytes) -> None:
+    def send(request: PresignedRequest, body: bytes) -> int:
+        """What the storage endpoint answers: 403 for a missing signed header, 412 for an existing key."""
         grant = store.verify(request.method, *key_and_query(request.url))
-        writer = store.open_writer(grant.key, grant.max_size)
-        writer.write(body)
-        writer.commit()
+        if any(request.headers.get(name) != value for name, value in grant.headers.items()):
+            return 403
+        try:
+            writer = store.open_writer(grant.key, grant.max_size)
+            writer.write(body)
+            writer.commit()
+        except ObjectExistsError:
+            return 412
+        return 200
 
     def get(url: str) -> tuple[bytes, str]:
         grant = store.verify("GET", *key_and_query(url))
         return store.blob_path(grant.key).read_bytes(), s3_blob_store.content_disposition(grant.file_name)
 
-    return Blobs("file", store, put, get)
+    return Blobs("file", store, send, get)
 
 
 def http_put(request: PresignedRequest, body: bytes) -> httpx.Response:
@@ -146,16 +157,15 @@ def new_s3_store(server: Server) -> S3BlobStore:
 
 
 def _s3_blobs(kind: str, server: Server) -> Blobs:
-    def put(request: PresignedRequest, body: bytes) -> None:
-        answer = http_put(request, body)
-        assert answer.status_code == 200, answer.text
+    def send(request: PresignedRequest, body: bytes) -> int:
+        return http_put(request, body).status_code
 
     def get(url: str) -> tuple[bytes, str]:
         answer = httpx.get(url, timeout=10)
         assert answer.status_code == 200, answer.text
         return answer.content, answer.headers["content-disposition"]
 
-    return Blobs(kind, new_s3_store(server), put, get)
+    return Blobs(kind, new_s3_store(server), send, get)
 
 
 @pytest.fixture(params=["file", "moto", "seaweedfs"])

@@ -1,9 +1,14 @@
-"""The BlobStore port's contract, held by FileBlobStore and by S3BlobStore on moto and on SeaweedFS."""
+"""The BlobStore port's contract, held by FileBlobStore and by S3BlobStore on moto and on SeaweedFS.
+
+Write-once is part of it: SeaweedFS (4.x) and moto (5.x) honour `If-None-Match: *` on PUT as S3 does.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -64,3 +69,36 @@ def test_presigned_get_downloads_under_the_file_name(blobs: Blobs) -> None:
     # THEN it returns the bytes as an attachment named with RFC 5987's filename*
     assert body == b"hello"
     assert disposition == "attachment; filename*=UTF-8''R%C3%A9sum%C3%A9%202025%3B%22.txt"
+
+
+def test_an_upload_is_write_once(blobs: Blobs) -> None:
+    # GIVEN a stored object and the presigned request that stored it
+    key = new_key()
+    request = blobs.store.presign_put(key, size=5, content_type="text/plain", expires_in=60)
+    assert request.headers["if-none-match"] == "*"  # the client is told to send the signed condition
+    blobs.put(request, b"first")
+    # WHEN the same request is sent again with other bytes of the same size
+    status = blobs.send(request, b"other")
+    # THEN it is refused as S3 refuses `If-None-Match: *` on an existing key, and the bytes are the first
+    assert status == 412
+    assert b"".join(blobs.store.open_chunks(key, 1024)) == b"first"
+
+
+def test_of_concurrent_uploads_to_one_key_exactly_one_is_stored(blobs: Blobs) -> None:
+    # GIVEN one presigned request, and four different bodies of its size
+    key = new_key()
+    size = 256 * 1024
+    request = blobs.store.presign_put(key, size=size, content_type=None, expires_in=60)
+    bodies = [os.urandom(size) for _ in range(4)]
+    start = threading.Barrier(len(bodies))
+
+    def send(body: bytes) -> int:
+        start.wait()
+        return blobs.send(request, body)
+
+    # WHEN they are sent at the same time
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        statuses = list(pool.map(send, bodies))
+    # THEN exactly one is accepted, the others get 412, and the object is the winner's bytes, whole
+    assert sorted(statuses) == [200, 412, 412, 412]
+    assert b"".join(blobs.store.open_chunks(key, 64 * 1024)) == bodies[statuses.index(200)]

@@ -3,8 +3,9 @@
 SeaweedFS only: moto accepts tampered, expired and mismatched presigned requests alike.
 The statuses and codes asserted are what SeaweedFS 4.x answers (and what S3 documents):
 a broken signature, another key, another Content-Type, another Content-Length or a missing
-signed header is 403 SignatureDoesNotMatch; an expired URL is 403 AccessDenied "Request has
-expired"; a body that does not match the signed sha256 is 400 BadDigest.
+signed header (`If-None-Match: *` included) is 403 SignatureDoesNotMatch; an expired URL is 403
+AccessDenied "Request has expired"; a body that does not match the signed sha256 is 400 BadDigest;
+a PUT to a key that holds an object is 412 PreconditionFailed (write-once).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def test_another_size_is_refused(store: S3BlobStore, key: str, body: bytes) -> N
 def test_other_content_with_a_signed_sha256_is_refused(store: S3BlobStore, key: str) -> None:
     # GIVEN an upload signed with the sha256 of BODY
     request = presign(store, key, sha256=hashlib.sha256(BODY).hexdigest())
-    assert set(request.headers) == {"content-length", "content-type", "x-amz-checksum-sha256"}
+    assert set(request.headers) == {"content-length", "content-type", "if-none-match", "x-amz-checksum-sha256"}
     # WHEN a body of the same size but other content is sent
     answer = http_put(request, os.urandom(len(BODY)))
     # THEN the checksum does not match and nothing is stored
@@ -128,3 +129,30 @@ def test_leaving_out_the_signed_checksum_header_is_refused(store: S3BlobStore, k
     answer = http_put(replace(request, headers=headers), BODY)
     assert error_code(answer)[:2] == (403, "SignatureDoesNotMatch")
     assert_not_stored(store, key)
+
+
+def test_leaving_out_the_signed_write_once_header_is_refused(store: S3BlobStore, key: str) -> None:
+    # GIVEN a stored object and its presigned request, sent again without `If-None-Match: *`
+    request = presign(store, key)
+    assert http_put(request, BODY).status_code == 200
+    headers = {k: v for k, v in request.headers.items() if k != "if-none-match"}
+    # WHEN it is sent, hoping to overwrite the object unconditionally
+    answer = http_put(replace(request, headers=headers), BODY[::-1])
+    # THEN the signature does not match (the condition is signed in) and the object is unchanged
+    assert error_code(answer)[:2] == (403, "SignatureDoesNotMatch")
+    assert b"".join(store.open_chunks(key, 1024)) == BODY
+
+
+def test_a_replayed_upload_is_412_precondition_failed(store: S3BlobStore, key: str) -> None:
+    # GIVEN a stored object
+    request = presign(store, key)
+    assert http_put(request, BODY).status_code == 200
+    # WHEN its request is replayed with other bytes
+    answer = http_put(request, BODY[::-1])
+    # THEN SeaweedFS answers as S3 does, and the object is unchanged
+    assert error_code(answer) == (
+        412,
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+    )
+    assert b"".join(store.open_chunks(key, 1024)) == BODY

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -118,22 +121,60 @@ async def subscription(
 FINAL_STATUSES = ("HASHED", "FAILED")
 
 
-def all_files(emulator: Emulator, fields: str = "id") -> list[dict[str, Any]]:
-    """Every file the API key's caller sees, newest first, following nextToken to the end."""
-    query = f"query L($t: String) {{ files(limit: 100, nextToken: $t) {{ items {{ {fields} }} nextToken }} }}"
-    items: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = data(emulator, query, {"t": token})["files"]
-        items += page["items"]
-        token = page["nextToken"]
-        if token is None:
-            return items
+def admin_token(emulator: Emulator) -> str:
+    """A token of the `admins` group, from the emulator's local user pool (made once per data dir)."""
+    if emulator.data_dir not in _ADMIN_TOKENS:
+        done = subprocess.run(
+            [sys.executable, "-m", "lambdashare.cli", "token", "--data-dir", str(emulator.data_dir), *ADMIN],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        _ADMIN_TOKENS[emulator.data_dir] = done.stdout.strip()
+    return _ADMIN_TOKENS[emulator.data_dir]
+
+
+_ADMIN_TOKENS: dict[Path, str] = {}
+ADMIN = ("--user", "e2e-admin", "--group", "admins", "--ttl", "6h")
+
+
+def admin_data(emulator: Emulator, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`data` as an admin, who sees every file (the API key's space lists and finds none)."""
+    response = httpx.post(
+        emulator.graphql_url,
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": admin_token(emulator)},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+def all_files(emulator: Emulator) -> list[dict[str, Any]]:
+    """Every file of the API key's space, newest first, as `file(id)` shows them, read from the emulator's
+    table: nothing on the API lists that space (a file id is the capability)."""
+    from lambdashare.adapters.local.sqlite_table import SqliteTable
+    from lambdashare.domain.model import FileRecord
+
+    items = SqliteTable(emulator.data_dir).list_items(None, 1_000_000, None)
+    return [FileRecord.from_item(item).to_graphql() for item in items]
 
 
 def files_by_hash(emulator: Emulator, sha256: str) -> list[str]:
+    """Ids of the hashed files with this content, as an admin finds them."""
     query = "query H($h: String!) { filesByHash(sha256: $h) { id } }"
-    return [f["id"] for f in data(emulator, query, {"h": sha256})["filesByHash"]]
+    return [f["id"] for f in admin_data(emulator, query, {"h": sha256})["filesByHash"]]
+
+
+def duplicate_count(emulator: Emulator, sha256: str, *, api_key: str | None = None) -> int:
+    response = graphql(emulator, "query C($h: String!) { duplicateCount(sha256: $h) }", {"h": sha256}, api_key=api_key)
+    assert response.status_code == 200 and "errors" not in response.json(), response.text
+    count: int = response.json()["data"]["duplicateCount"]
+    return count
 
 
 def wait_for_file(

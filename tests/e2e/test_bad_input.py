@@ -227,12 +227,22 @@ def _other_key(ticket: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     return {"url": ticket["url"].replace(ticket["file"]["id"], other["file"]["id"])}
 
 
+def _signed_headers(ticket: dict[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = json.loads(ticket["headers"])
+    return headers
+
+
 def _wrong_content_type(ticket: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    return {"headers": {"content-type": "text/html"}}
+    return {"headers": {**_signed_headers(ticket), "content-type": "text/html"}}
 
 
 def _no_content_type(ticket: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    return {"headers": {}}
+    return {"headers": {k: v for k, v in _signed_headers(ticket).items() if k != "content-type"}}
+
+
+def _no_if_none_match(ticket: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Write-once is signed in, as S3 signs `If-None-Match: *`: leaving it out breaks the signature."""
+    return {"headers": {k: v for k, v in _signed_headers(ticket).items() if k != "if-none-match"}}
 
 
 def _get_instead_of_put(ticket: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
@@ -247,9 +257,10 @@ def _get_instead_of_put(ticket: dict[str, Any], other: dict[str, Any]) -> dict[s
         _other_key,
         _wrong_content_type,
         _no_content_type,
+        _no_if_none_match,
         _get_instead_of_put,
     ],
-    ids=["signature", "max-size", "key", "content-type", "no-content-type", "GET-on-PUT-url"],
+    ids=["signature", "max-size", "key", "content-type", "no-content-type", "no-if-none-match", "GET-on-PUT-url"],
 )
 def test_tampered_upload_request_is_403_and_stores_nothing(emulator: Emulator, tamper: Any) -> None:
     # GIVEN two pending files, the first with a content type its URL is signed for
@@ -325,7 +336,8 @@ def test_client_that_disconnects_mid_body_stores_nothing(emulator: Emulator) -> 
     before = snapshot(emulator)
     target = urlsplit(ticket["url"])
     head = (
-        f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {emulator.host}\r\nContent-Length: {1024 * 1024}\r\n\r\n"
+        f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {emulator.host}\r\n"
+        f"If-None-Match: *\r\nContent-Length: {1024 * 1024}\r\n\r\n"
     ).encode()
 
     # WHEN it goes away before the rest

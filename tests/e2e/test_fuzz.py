@@ -160,19 +160,20 @@ def target(fuzz_emulator: Emulator) -> Iterator[Target]:
     stored = json.loads((emulator.data_dir / "emulator.json").read_text())
     # a connection per request: after a failed one the server may close its connection, and the next request
     # must not fail for having reused it
+    user_token = _cli_token(emulator, "--user", "fuzzer")
     with httpx.Client(timeout=REQUEST_DEADLINE_S, limits=httpx.Limits(max_keepalive_connections=0)) as http:
 
-        def data(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        def data(query: str, variables: dict[str, Any], auth: str = "x-api-key") -> dict[str, Any]:
             response = http.post(
                 emulator.graphql_url,
                 json={"query": query, "variables": variables},
-                headers={"x-api-key": emulator.api_key},
+                headers={auth: emulator.api_key if auth == "x-api-key" else user_token},
             )
             assert response.status_code == 200 and "errors" not in response.json(), response.text
             result: dict[str, Any] = response.json()["data"]
             return result
 
-        # a stored object and a listing long enough for a nextToken
+        # a stored object, and a user's listing long enough for a nextToken (the API key lists nothing)
         content_type = "application/octet-stream"
         upload = {"name": "fuzz.bin", "size": 16, "contentType": content_type}
         ticket = data(REQUEST_UPLOAD, {"input": upload})["requestUpload"]
@@ -180,8 +181,8 @@ def target(fuzz_emulator: Emulator) -> Iterator[Target]:
         put = http.put(ticket["url"], content=b"0123456789abcdef", headers=headers)
         assert put.status_code == 200, put.text
         for _ in range(2):
-            data(REQUEST_UPLOAD, {"input": {"name": "more.bin", "size": 1}})
-        page = data("query { files(limit: 1) { items { id } nextToken } }", {})["files"]
+            data(REQUEST_UPLOAD, {"input": {"name": "more.bin", "size": 1}}, auth="authorization")
+        page = data("query { files(limit: 1) { items { id } nextToken } }", {}, auth="authorization")["files"]
         assert page["nextToken"], page
         view = "query F($id: ID!) { file(id: $id) { status downloadUrl } }"
         deadline = time.monotonic() + 60
@@ -191,7 +192,7 @@ def target(fuzz_emulator: Emulator) -> Iterator[Target]:
         yield Target(
             emulator=emulator,
             http=http,
-            user_token=_cli_token(emulator, "--user", "fuzzer"),
+            user_token=user_token,
             admin_token=_cli_token(emulator, "--user", "fuzz-admin", "--group", "admins"),
             access_key_id=stored["access_key_id"],
             secret_access_key=stored["secret_access_key"],
@@ -1405,7 +1406,7 @@ def storage_requests(target: Target) -> st.SearchStrategy[StorageRequest]:
         method = draw(st.one_of(st.just("PUT" if which == "put" else "GET"), st.sampled_from(METHODS)))
         headers = draw(
             st.one_of(
-                st.just({"content-type": target.put_content_type}),
+                st.just({"content-type": target.put_content_type, "if-none-match": "*"}),
                 st.fixed_dictionaries(
                     {},
                     optional={
@@ -1459,11 +1460,11 @@ def test_tampered_storage_requests(target: Target) -> None:
         sent = urlsplit(str(response.request.url))
         storage = unquote(sent.path).startswith("/_storage/")
         ranged = "range" in request.headers
-        allowed = {200, 307, 403, 404, 405, 413} | ({206, 416} if ranged else set())
+        allowed = {200, 307, 403, 404, 405, 412, 413} | ({206, 416} if ranged else set())
         assert status in allowed, f"{status}: {response.text[:2000]}"
         # S3's refusals are XML (a 404 may also be the router's: no such path)
         xml = "xml" in response.headers.get("content-type", "")
-        if request.method != "HEAD" and (status in (403, 413) or (xml and status == 404)):
+        if request.method != "HEAD" and (status in (403, 412, 413) or (xml and status == 404)):
             code = ET.fromstring(response.text).findtext("Code")
             assert code, response.text
         if storage and status in (200, 206, 416):

@@ -191,7 +191,7 @@ def test_other_s3_errors_are_not_translated(s3: tuple[S3BlobStore, Stubber]) -> 
         store.open_chunks("uploads/secret", 1024)
 
 
-def test_presigned_put_signs_size_type_and_checksum() -> None:
+def test_presigned_put_signs_size_type_checksum_and_write_once() -> None:
     # GIVEN a store (presigning needs no network)
     store = S3BlobStore("bucket", client=s3_blob_store.new_client(region=REGION, session=_session()))
     body = b"hello"
@@ -208,11 +208,33 @@ def test_presigned_put_signs_size_type_and_checksum() -> None:
     assert request.headers == {
         "content-length": "5",
         "content-type": "text/plain",
+        "if-none-match": "*",
         "x-amz-checksum-sha256": checksum,
     }
     query = parse_qs(urlsplit(request.url).query)
-    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host;x-amz-checksum-sha256"]
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host;if-none-match;x-amz-checksum-sha256"]
     assert query["X-Amz-Expires"] == ["60"]
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2", "us-east-1"])
+def test_presigned_urls_name_the_buckets_regional_virtual_host(region: str) -> None:
+    # GIVEN a store on AWS (no endpoint override) in a region
+    client = s3_blob_store.new_client(region=region, session=_session())
+    store = S3BlobStore("lambdashare-uploads-123456789012-abcdef", client=client)
+    # WHEN an upload and a download are presigned
+    urls = [
+        store.presign_put("uploads/f1", size=1, content_type=None, expires_in=60).url,
+        store.presign_get("uploads/f1", file_name="f", expires_in=60),
+    ]
+    # THEN both go to the bucket's regional host: the global one answers 307 outside us-east-1,
+    # which a browser's CORS preflight does not follow
+    for url in urls:
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.hostname) == (
+            "https",
+            f"lambdashare-uploads-123456789012-abcdef.s3.{region}.amazonaws.com",
+        )
+        assert parts.path == "/uploads/f1"
 
 
 def test_presigned_get_asks_for_an_rfc5987_attachment() -> None:

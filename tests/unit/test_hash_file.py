@@ -86,9 +86,11 @@ def test_duplicate_delivery_publishes_once_and_changes_nothing(table: SqliteTabl
     publisher = RecordingPublisher()
 
     # WHEN its ObjectCreated event is delivered twice
-    first = hash_object(table, blobs, publisher, key=record.key, uploaded_at=UPLOADED_AT)
+    first = hash_object(table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
     after_first = table.get_item(record.id)
-    second = hash_object(table, blobs, publisher, key=record.key, uploaded_at="2024-05-01T12:00:09.000Z")
+    second = hash_object(
+        table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at="2024-05-01T12:00:09.000Z"
+    )
 
     # THEN the first delivery hashes and publishes, the second is a no-op
     assert first == Outcome(record.id, "HASHED")
@@ -109,7 +111,7 @@ def test_vanished_object_ends_failed_with_a_readable_error(table: SqliteTable, b
     publisher = RecordingPublisher()
 
     # WHEN its event is delivered
-    outcome = hash_object(table, blobs, publisher, key=record.key, uploaded_at=UPLOADED_AT)
+    outcome = hash_object(table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
 
     # THEN the file is FAILED with an error a person can read, and that is published once
     assert outcome == Outcome(record.id, "FAILED")
@@ -132,10 +134,10 @@ def test_publish_that_fails_is_retried_by_redelivery_and_publishes_once(
 
     # WHEN the event is delivered, fails on publish, and is delivered again (twice)
     with pytest.raises(PublishError):
-        hash_object(table, blobs, publisher, key=record.key, uploaded_at=UPLOADED_AT)
+        hash_object(table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
     hashed_before_retry = table.get_item(record.id)
-    retried = hash_object(table, blobs, publisher, key=record.key, uploaded_at=UPLOADED_AT)
-    again = hash_object(table, blobs, publisher, key=record.key, uploaded_at=UPLOADED_AT)
+    retried = hash_object(table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
+    again = hash_object(table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
 
     # THEN the hashes were written by the first delivery and kept, and exactly one publish went out
     assert hashed_before_retry is not None
@@ -157,15 +159,15 @@ def test_sha256_mismatch_ends_failed_naming_both_hashes(table: SqliteTable, blob
     publisher = RecordingPublisher()
 
     # WHEN its event is delivered
-    outcome = hash_object(table, blobs, publisher, key=record.key, uploaded_at=UPLOADED_AT)
+    outcome = hash_object(table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
 
     # THEN it is FAILED, the error names both hashes, and it is not found by either
     assert outcome == Outcome(record.id, "FAILED")
     item = table.get_item(record.id)
     assert item is not None and item["status"] == "FAILED"
     assert announced in item["error"] and hashlib.sha256(body).hexdigest() in item["error"]
-    assert files_by_hash(table, announced, Principal(None)) == []
-    assert files_by_hash(table, hashlib.sha256(body).hexdigest(), Principal(None)) == []
+    assert files_by_hash(table, announced, Principal(None, admin=True)) == []
+    assert files_by_hash(table, hashlib.sha256(body).hexdigest(), Principal(None, admin=True)) == []
     assert len(publisher.published) == 1
 
 
@@ -234,6 +236,26 @@ def test_handler_decodes_s3_keys_and_hashes_the_object(
     item = table.get_item(record.id)
     assert item is not None and item["hashes"] == digests(body)
     assert [p["id"] for p in publisher.published] == [record.id]
+
+
+def test_handler_skips_records_of_another_bucket(
+    hasher: tuple[Any, RecordingPublisher], table: SqliteTable, blobs: FileBlobStore
+) -> None:
+    # GIVEN a pending file whose object is stored, and an S3 record naming its key in another bucket
+    app, publisher = hasher
+    body = b"not from our bucket"
+    record = pending_file(table, size=len(body))
+    store(blobs, record.key, body)
+    event = s3_object_created(bucket="someone-else", key=record.key, size=len(body), etag="0" * 32, region="us-east-1")
+
+    # WHEN the handler is invoked with it
+    result = app.handler(event, LambdaContext(function_name="HasherFunction"))
+
+    # THEN the record is skipped, saying why: the file stays PENDING and nothing is published
+    assert result == {"outcomes": [{"fileId": None, "status": "other-bucket"}]}
+    item = table.get_item(record.id)
+    assert item is not None and item["status"] == "PENDING"
+    assert publisher.published == []
 
 
 def test_handler_ignores_s3_test_event(hasher: tuple[Any, RecordingPublisher]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ SCHEMA = ROOT / "schema.graphql"
 #: Regions the stack is linted for (resource types, runtimes and architectures differ by region).
 LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 ROOT_TYPES = ("Query", "Mutation")
+FUNCTIONS = ("ResolverFunction", "HasherFunction", "ApiKeyRenewerFunction")
 PUBLISH_FIELD_ARN = {"Fn::Sub": "${Api.Arn}/types/Mutation/fields/publishFileHashed"}
 #: A resolver with any of these runs code of its own: not a direct Lambda resolver.
 CODE_PROPERTIES = {
@@ -106,7 +108,7 @@ def test_template_transforms_offline_into_the_stack() -> None:
     # THEN the stack has the API, its resolvers, the table and the functions
     assert len(_of_type(resources, "AWS::AppSync::GraphQLApi")) == 1
     assert len(_of_type(resources, "AWS::AppSync::Resolver")) == len(_schema_fields())
-    assert set(_of_type(resources, "AWS::Lambda::Function")) == {"ResolverFunction", "HasherFunction"}
+    assert set(_of_type(resources, "AWS::Lambda::Function")) == set(FUNCTIONS)
     table = resources["FilesTable"]["Properties"]
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"bySha256", "byOwner"}
@@ -129,7 +131,7 @@ def test_tracing_is_switched_by_one_parameter() -> None:
     on = _transformed({"Tracing": "Active"})["Resources"]
     off = _transformed()["Resources"]
     # THEN Lambda traces (and may write to X-Ray) only when asked to
-    for name in ("ResolverFunction", "HasherFunction"):
+    for name in FUNCTIONS:
         assert on[name]["Properties"]["TracingConfig"] == {"Mode": {"Ref": "Tracing"}}  # = Active
         assert "TracingConfig" not in off[name]["Properties"]
         role = on[name]["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -319,10 +321,142 @@ def test_make_package_builds_what_the_template_deploys() -> None:
     # THEN it builds the one directory both functions deploy from, for their runtime and architecture
     globals_ = _template()["Globals"]["Function"]
     assert artifact.code_uri == globals_["CodeUri"].rstrip("/")
-    assert set(artifact.functions) == {"ResolverFunction", "HasherFunction"}
+    assert set(artifact.functions) == set(FUNCTIONS)
     assert (artifact.runtime, [artifact.architecture]) == (globals_["Runtime"], globals_["Architectures"])
     assert artifact.platforms[0] == "manylinux2014_aarch64"
-    # AND it installs Powertools with pyproject's version range, and not boto3 (the runtime has it)
+    # AND it installs Powertools with pyproject's version range, and the pinned AWS SDK
     requirements = package.requirements()
     assert any(r.startswith("aws-lambda-powertools[tracer]") for r in requirements)
-    assert not [r for r in requirements if package._dist_name(r) in package.RUNTIME_PROVIDED]
+    assert set(package.BUNDLED_SDK) <= set(requirements)
+
+
+def test_the_bundled_sdk_is_pinned_and_knows_write_once_puts() -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    # GIVEN the AWS SDK pins the artifact bundles (the Lambda runtime's own boto3 varies by region)
+    pins = {Requirement(r).name: Requirement(r) for r in _package_module().BUNDLED_SDK}
+    # THEN boto3 and botocore are each pinned to one version, of one release
+    assert set(pins) == {"boto3", "botocore"}
+    versions = {name: Version(str(r.specifier).removeprefix("==")) for name, r in pins.items()}
+    assert all(str(r.specifier).startswith("==") for r in pins.values())
+    assert versions["boto3"].release[:2] == versions["botocore"].release[:2]
+    # AND botocore is new enough to sign IfNoneMatch into a PutObject (1.35.2, August 2024)
+    assert versions["botocore"] >= Version("1.35.2")
+    # AND boto3's pin is inside the range pyproject.toml (and so the tests) use
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (declared,) = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "boto3"]
+    assert declared.specifier.contains(versions["boto3"])
+
+
+# ---------------------------------------------------------------- the bucket
+
+
+def test_the_buckets_cors_allows_every_header_a_presigned_upload_asks_for() -> None:
+    from lambdashare.adapters.aws.s3_blob_store import S3BlobStore, new_client
+
+    # GIVEN the headers an upload ticket tells a browser to send (sha256 given, so every one of them)
+    client = new_client(region="eu-west-1", session=_offline_session())
+    request = S3BlobStore("bucket", client=client).presign_put(
+        "uploads/f", size=1, content_type="text/plain", expires_in=60, sha256="0" * 64
+    )
+    # WHEN the browser preflights them against the bucket's CORS rule
+    (rule,) = _template()["Resources"]["UploadBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    # THEN each is allowed (Content-Length is the browser's own, never preflighted), If-None-Match included
+    asked = set(request.headers) - {"content-length"}
+    assert "if-none-match" in asked
+    assert sorted(asked - {h.lower() for h in rule["AllowedHeaders"]}) == []
+    assert "PUT" in rule["AllowedMethods"]
+
+
+def _offline_session() -> Any:
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id="unit", aws_secret_access_key="unit", region_name="eu-west-1")
+
+
+# ---------------------------------------------------------------- operations
+
+
+def test_the_api_key_is_renewed_daily_by_a_function_that_may_only_update_it() -> None:
+    from functions.api_key_renewer.app import Renewal
+
+    # GIVEN the stack, transformed with the default parameters
+    template = _template()
+    resources = _transformed()["Resources"]
+    # THEN the key carries no expiry of its own (CloudFormation cannot compute "N days from now")
+    assert "Expires" not in resources["ApiKey"]["Properties"]
+    # AND a schedule invokes the renewer daily
+    (schedule,) = _of_type(resources, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 day)"
+    assert schedule["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": ["ApiKeyRenewerFunction", "Arn"]}
+    # AND the renewer knows which key, and for how long, from a validated parameter
+    function = resources["ApiKeyRenewerFunction"]["Properties"]
+    variables = function["Environment"]["Variables"]
+    assert variables["LAMBDASHARE_API_KEY_ID"] == {"Fn::GetAtt": ["ApiKey", "ApiKeyId"]}
+    assert variables["LAMBDASHARE_API_KEY_VALIDITY_DAYS"] == {"Ref": "ApiKeyValidityDays"}
+    days = template["Parameters"]["ApiKeyValidityDays"]
+    assert (days["MinValue"], days["MaxValue"]) == (2, 365)  # AppSync's bounds, with a day to renew in
+    environ = {k: _resolve_for_settings(v, template["Parameters"]) for k, v in variables.items()}
+    assert Renewal.from_env(environ).validity_days == days["Default"]
+    # AND its only AppSync permission is UpdateApiKey on this API, and it has no other data access
+    role = resources[function["Role"]["Fn::GetAtt"][0]]
+    statements = list(_statements(role))
+    assert [_as_list(s["Action"]) for s in statements] == [["appsync:UpdateApiKey"]]
+    assert _as_list(statements[0]["Resource"]) == [{"Fn::GetAtt": ["Api", "Arn"]}, {"Fn::Sub": "${Api.Arn}/apikeys/*"}]
+
+
+def test_the_hashers_reserved_concurrency_is_a_parameter() -> None:
+    # GIVEN the template WHEN transformed
+    template = _template()
+    hasher = _transformed()["Resources"]["HasherFunction"]["Properties"]
+    # THEN the hasher reserves HasherReservedConcurrency instances, unless it is 0 (no reservation)
+    assert hasher["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasherConcurrencyReserved", {"Ref": "HasherReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Conditions"]["HasherConcurrencyReserved"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "HasherReservedConcurrency"}, 0]}]
+    }
+    assert template["Parameters"]["HasherReservedConcurrency"]["MinValue"] == 0
+
+
+def test_alarms_watch_the_failure_queue_and_every_function_and_notify_the_topic_if_given() -> None:
+    # GIVEN the alarms of the transformed stack
+    template = _template()
+    resources = _transformed()["Resources"]
+    alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
+    # THEN one watches the hasher's on-failure queue for any visible message
+    (queue_alarm,) = [a["Properties"] for a in alarms.values() if a["Properties"]["Namespace"] == "AWS/SQS"]
+    assert queue_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert queue_alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["HasherFailureQueue", "QueueName"]}}
+    ]
+    assert (queue_alarm["Threshold"], queue_alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    # AND each function's Errors has an alarm
+    errors = [a["Properties"] for a in alarms.values() if a["Properties"]["Namespace"] == "AWS/Lambda"]
+    assert all(a["MetricName"] == "Errors" for a in errors)
+    assert sorted(a["Dimensions"][0]["Value"]["Ref"] for a in errors) == sorted(FUNCTIONS)
+    # AND every alarm notifies AlarmTopicArn, or nobody when it is empty
+    notify = {"Fn::If": ["AlarmTopicSet", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == notify
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+    assert template["Conditions"]["AlarmTopicSet"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("", True),
+        ("arn:aws:sns:eu-west-1:123456789012:lambdashare-alarms", True),
+        ("arn:aws-cn:sns:cn-north-1:123456789012:alarms.fifo", True),
+        ("arn:aws:sqs:eu-west-1:123456789012:not-a-topic", False),
+        ("lambdashare-alarms", False),
+    ],
+)
+def test_the_alarm_topic_parameter_takes_an_sns_topic_arn_or_nothing(value: str, valid: bool) -> None:
+    import re
+
+    pattern = _template()["Parameters"]["AlarmTopicArn"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is valid

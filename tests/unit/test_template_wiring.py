@@ -41,6 +41,11 @@ def test_the_template_wires_every_field_to_its_data_source() -> None:
     assert hasher.handler == "functions.hasher.app.handler"
     assert hasher.environment["POWERTOOLS_SERVICE_NAME"] == "lambdashare"
     assert "LAMBDASHARE_APPSYNC_URL" not in hasher.environment  # !GetAtt: the emulator supplies its own
+    # AND the scheduled API key renewer is read, but runs nowhere locally (the emulator's key has no
+    # 7-day default to outrun)
+    renewer = wiring.functions["ApiKeyRenewerFunction"]
+    assert renewer.handler == "functions.api_key_renewer.app.handler"
+    assert "ApiKeyRenewerFunction" not in wiring.resolver_functions() | set(wiring.bucket_notifications)
 
 
 def test_a_field_without_resolver_is_an_error_naming_it(tmp_path: Path) -> None:

@@ -76,6 +76,15 @@ class Query:
     async def files_by_hash(self, info: strawberry.Info, sha256: str) -> list[File]:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
+    @strawberry.field(
+        description=(
+            "How many HASHED files in the caller's space hold this content (a user's own files, every file "
+            "for an admin, the anonymous space for an API key). It reveals no id."
+        )
+    )
+    async def duplicate_count(self, info: strawberry.Info, sha256: str) -> int:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
     @strawberry.field(description="The file a share token points to, with a fresh downloadUrl.")
     async def shared_file(self, info: strawberry.Info, token: str) -> File | None:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]

@@ -143,11 +143,14 @@ def get_file(table: Table, file_id: str, caller: Principal) -> FileRecord | None
 def list_files(
     table: Table, *, caller: Principal, limit: int | None, next_token: str | None, secret: str
 ) -> tuple[list[FileRecord], str | None]:
+    """The caller's files, newest first; none for an anonymous caller (ids in its space are capabilities)."""
     page = DEFAULT_PAGE if limit is None else limit
     if not 1 <= page <= MAX_PAGE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE}.")
     scope = f"files:{caller.owner}"
-    after = decode_cursor(next_token, secret=secret, scope=scope) if next_token else None
+    after = decode_cursor(next_token, secret=secret, scope=scope) if next_token else None  # bad tokens fail alike
+    if caller.anonymous:
+        return [], None
     items = table.list_items(caller.owner, page + 1, after)
     records = [FileRecord.from_item(item) for item in items[:page]]
     more = len(items) > page
@@ -156,7 +159,22 @@ def list_files(
 
 
 def files_by_hash(table: Table, sha256: str, caller: Principal) -> list[FileRecord]:
-    """The caller's hashed files with this content; another owner's copy is never revealed."""
+    """The caller's hashed files with this content; another owner's copy is never revealed, and an
+    anonymous caller gets none (it would reveal ids of the space it did not get: see duplicate_count)."""
+    if caller.anonymous:
+        normalise_sha256(sha256)  # bad input is still an error
+        return []
+    return _hashed_in_space(table, sha256, caller)
+
+
+def duplicate_count(table: Table, sha256: str, caller: Principal) -> int:
+    """How many hashed files in the caller's space hold this content: the caller's own for a user,
+    every file for an admin, the anonymous space's for an API-key caller. It reveals no id."""
+    return len(_hashed_in_space(table, sha256, caller))
+
+
+def _hashed_in_space(table: Table, sha256: str, caller: Principal) -> list[FileRecord]:
+    """Among the first MAX_PAGE copies of this content (oldest first), those in the caller's space."""
     records = [FileRecord.from_item(item) for item in table.query_by_sha256(normalise_sha256(sha256), MAX_PAGE)]
     return [r for r in records if r.status is FileStatus.HASHED and caller.may_see(r.owner)]
 

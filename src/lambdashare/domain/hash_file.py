@@ -25,10 +25,17 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Outcome:
     file_id: str | None
-    status: str  # HASHED, FAILED, or why nothing was done: "unknown-key", "missing", "duplicate"
+    status: str  # HASHED, FAILED, or why nothing was done: "other-bucket", "unknown-key", "missing", "duplicate"
 
 
-def hash_object(table: Table, blobs: BlobStore, publisher: Publisher, *, key: str, uploaded_at: str) -> Outcome:
+def hash_object(
+    table: Table, blobs: BlobStore, publisher: Publisher, *, bucket: str, key: str, uploaded_at: str
+) -> Outcome:
+    if bucket != blobs.bucket:
+        # another bucket's notification pointed at this function: its keys may name our files' ids,
+        # but its bytes are not the ones our upload URLs wrote
+        logger.warning("ignoring an object of another bucket", extra={"bucket": bucket, "key": key})
+        return Outcome(None, "other-bucket")
     file_id = file_id_of_key(key)
     if file_id is None:
         logger.warning("ignoring object outside the upload prefix", extra={"key": key})

@@ -1,7 +1,8 @@
 """Who is asking, from the `identity` AppSync puts in a resolver event, and what they may see.
 
-API-key callers share one public space (owner None); a Cognito user owns by `sub`; an IAM
-principal by its ARN. Members of the `admins` Cognito group may see every file.
+API-key callers share one anonymous space (owner None) in which a file id is the capability: whoever
+holds an id may use that file, but nothing lists or reveals the space's ids. A Cognito user owns by
+`sub`; an IAM principal by its ARN. Members of the `admins` Cognito group may see every file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ class Principal:
     admin: bool = False
 
     def may_see(self, owner: str | None) -> bool:
+        """May use a file of `owner` whose id it holds."""
         return self.admin or owner == self.owner
+
+    @property
+    def anonymous(self) -> bool:
+        """An API-key caller: may use the anonymous space's files by id, but never list or find them."""
+        return self.owner is None and not self.admin
 
 
 def principal_of(identity: Mapping[str, Any] | None) -> Principal:

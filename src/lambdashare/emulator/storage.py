@@ -1,8 +1,10 @@
 """The object-storage endpoint behind presigned URLs: `PUT` and `GET /_storage/<bucket>/<key>`.
 
-Answers as S3 does (XML errors: 403 for a bad or expired signature, 413 for a body over the signed
-size) and, once an object is durably stored, queues its ObjectCreated notification before it
-acknowledges. Not responsible for signing or files: the FileBlobStore does both.
+Answers as S3 does (XML errors: 403 for a bad or expired signature or a missing signed header, 413
+for a body over the signed size, 412 for a key that already holds an object: uploads are write-once,
+as with S3's `If-None-Match: *`) and, once an object is durably stored, queues its ObjectCreated
+notification before it acknowledges; a refused upload queues nothing.
+Not responsible for signing or files: the FileBlobStore does both.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lambdashare.adapters.local.file_blob_store import (
     BlobWriter,
     ExpiredError,
     Grant,
+    ObjectExistsError,
     SignatureError,
     TooLargeError,
 )
@@ -32,14 +35,15 @@ WRITE_BATCH = 1024 * 1024
 
 
 class StorageError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, **details: str) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.details = status, code, message, details
 
     def response(self) -> Response:
+        extra = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in self.details.items())
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message></Error>"
+            f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message>{extra}</Error>"
         )
         return Response(body, status_code=self.status, media_type="application/xml")
 
@@ -77,6 +81,9 @@ async def put_object(request: Request) -> Response:
         return exc.response()
     except TooLargeError:
         return StorageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size").response()
+    except ObjectExistsError:
+        logger.info("refused PUT %s: the key holds an object (write-once)", request.path_params["key"])
+        return _precondition_failed().response()
     except ClientDisconnect:
         logger.info("client went away during the upload of %s; nothing stored", request.path_params["key"])
         return Response(status_code=400)
@@ -88,13 +95,25 @@ async def put_object(request: Request) -> Response:
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
+def _precondition_failed() -> StorageError:
+    """S3's answer, word for word, when `If-None-Match: *` meets a key that holds an object."""
+    return StorageError(
+        412,
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+        Condition="If-None-Match",
+    )
+
+
 def _check_headers(request: Request, grant: Grant) -> None:
-    if grant.content_type and request.headers.get("content-type") != grant.content_type:
-        raise StorageError(
-            403,
-            "SignatureDoesNotMatch",
-            "The Content-Type header does not match the one the URL was signed for.",
-        )
+    """The headers signed into the URL must come with exactly the signed values, as on S3."""
+    for name, value in grant.headers.items():
+        if request.headers.get(name) != value:
+            raise StorageError(
+                403,
+                "SignatureDoesNotMatch",
+                f"The {name} header does not match the one the URL was signed for.",
+            )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > grant.max_size:
         raise TooLargeError(declared)

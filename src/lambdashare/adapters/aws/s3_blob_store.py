@@ -4,9 +4,13 @@ Not responsible for who may upload (the resolver decides) nor for S3 events (S3 
 Spec: https://docs.aws.amazon.com/AmazonS3/latest/userguide/PresignedUrlUploadObject.html
 
 Every `Params` entry that maps to a header is signed, so the client must send it with the same
-value: `ContentLength` pins the size exactly, `ContentType` the media type, and `ChecksumSHA256`
-(base64 of the raw digest) makes S3 reject a body with other content (400 BadDigest).
-`PresignedRequest.headers` lists exactly those headers.
+value: `ContentLength` pins the size exactly, `ContentType` the media type, `IfNoneMatch="*"` makes
+the object write-once (S3 answers 412 PreconditionFailed when the key holds an object, so a replayed
+or concurrent PUT cannot replace bytes that were hashed), and `ChecksumSHA256` (base64 of the raw
+digest) makes S3 reject a body with other content (400 BadDigest). `PresignedRequest.headers` lists
+exactly those headers. Multipart uploads, when they come, must send `IfNoneMatch="*"` with
+CompleteMultipartUpload (`WRITE_ONCE`) for the same guarantee.
+Conditional writes need botocore >= 1.35.2 (pyproject.toml; the Lambda artifact bundles it).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
 #: a HEAD or a ranged request may only say 404.
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _RETRIES: Any = {"mode": "standard", "max_attempts": 8}
+#: The condition that makes a write create-only: a PUT's (or CompleteMultipartUpload's) `IfNoneMatch`.
+WRITE_ONCE = "*"
 
 
 def new_client(
@@ -38,12 +44,19 @@ def new_client(
     endpoint_url: str | None = None,
     session: boto3.session.Session | None = None,
 ) -> S3Client:
-    """An S3 client that signs with SigV4; path-style addressing when talking to a custom endpoint."""
-    config = Config(
-        signature_version="s3v4",
-        retries=_RETRIES,
-        s3={"addressing_style": "path" if endpoint_url else "auto"},
+    """An S3 client that signs with SigV4; path-style addressing when talking to a custom endpoint.
+
+    On AWS, URLs name the bucket's regional virtual host (`https://<bucket>.s3.<region>.amazonaws.com`):
+    botocore's default, the global `s3.amazonaws.com`, answers 307 outside us-east-1, and a browser
+    does not follow a redirect of a CORS preflight. (Our bucket names have no dots, so the host's
+    certificate matches.)
+    """
+    s3_config: Any = (
+        {"addressing_style": "path"}
+        if endpoint_url
+        else {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
     )
+    config = Config(signature_version="s3v4", retries=_RETRIES, s3=s3_config)
     factory = session or boto3.session.Session()
     client: S3Client = factory.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
     return client
@@ -80,8 +93,8 @@ class S3BlobStore:
         expires_in: int,
         sha256: str | None = None,
     ) -> PresignedRequest:
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentLength": size}
-        headers = {"content-length": str(size)}
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentLength": size, "IfNoneMatch": WRITE_ONCE}
+        headers = {"content-length": str(size), "if-none-match": WRITE_ONCE}
         if content_type is not None:
             params["ContentType"] = headers["content-type"] = content_type
         if sha256 is not None:

@@ -1,8 +1,10 @@
 """Objects in a data directory, with presigned URLs that the emulator's storage endpoint honours.
 
-An object is written to a temp file, fsynced and renamed into place, so a partial upload is never
-visible, and temp files a crash left behind are removed when a store is opened. URLs are signed with
-HMAC-SHA256 over method, key, expiry, size limit and content type.
+Objects are write-once, as S3's `If-None-Match: *` makes them: an object is written to a temp file,
+fsynced and then hard-linked into place, which fails if the key already holds an object, so of two
+uploads to one key exactly one is published, and a partial or losing upload is never visible. Temp
+files a crash left behind are removed when a store is opened. URLs are signed with HMAC-SHA256 over
+method, key, expiry, size limit and content type; a PUT must also carry `If-None-Match: *`.
 Not responsible for HTTP: the emulator's `storage` routes parse requests and call this store.
 """
 
@@ -40,6 +42,16 @@ class TooLargeError(LambdashareError):
     """The body is larger than the URL allows."""
 
 
+class ObjectExistsError(LambdashareError):
+    """The key already holds an object: objects are write-once (S3's 412 PreconditionFailed)."""
+
+
+def upload_headers(content_type: str) -> dict[str, str]:
+    """What an upload must send, as S3 requires its signed headers: `If-None-Match: *` (write-once)
+    and the signed content type, if any."""
+    return {"if-none-match": "*", **({"content-type": content_type} if content_type else {})}
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """What a verified URL allows."""
@@ -49,6 +61,11 @@ class Grant:
     max_size: int
     content_type: str
     file_name: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the request must carry with exactly these values (S3's signed headers)."""
+        return upload_headers(self.content_type) if self.method == "PUT" else {}
 
 
 class BlobWriter:
@@ -79,11 +96,18 @@ class BlobWriter:
             view = view[os.write(self._fd, view) :]
 
     def commit(self) -> str:
-        """fsync, rename into place, fsync the directory; return the ETag (hex md5, as S3's PUT)."""
+        """fsync, link into place unless the key holds an object, fsync the directory; return the
+        ETag (hex md5, as S3's PUT). `ObjectExistsError` if another upload was published first."""
         os.fsync(self._fd)
         self._final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._tmp, self._final)  # still locked: a sweep cannot take the temp file meanwhile
-        self._close()
+        _fsync_dir(self._final.parent.parent)  # a new shard directory must last too (cheap when unchanged)
+        try:
+            # link, unlike rename, never replaces: the one atomic no-replace publish POSIX has
+            os.link(self._tmp, self._final)  # still locked: a sweep cannot take the temp file meanwhile
+        except FileExistsError:
+            raise ObjectExistsError(f"An object exists at {self._final.name}.") from None
+        finally:
+            self.abort()  # the temp name goes in any case; a crash before this leaves it to the sweep
         _fsync_dir(self._final.parent)
         return self._md5.hexdigest()
 
@@ -151,8 +175,7 @@ class FileBlobStore:
         """`sha256` is not enforced here (the emulator's storage does not check checksums): the
         hasher's verification turns a mismatch into FAILED."""
         url = self._url("PUT", key, expires_in, size, content_type or "", "")
-        headers = {"content-type": content_type} if content_type else {}
-        return PresignedRequest(method="PUT", url=url, headers=headers)
+        return PresignedRequest(method="PUT", url=url, headers=upload_headers(content_type or ""))
 
     def presign_get(self, key: str, *, file_name: str, expires_in: int) -> str:
         return self._url("GET", key, expires_in, 0, "", file_name)
@@ -179,7 +202,12 @@ class FileBlobStore:
         return self._objects / digest[:2] / digest
 
     def open_writer(self, key: str, max_size: int) -> BlobWriter:
-        return BlobWriter(self._path(key), self._tmp, max_size)
+        """A writer for a new object; `ObjectExistsError` at once if the key holds one already
+        (`commit` checks again, atomically: this only spares a replayed upload its body)."""
+        path = self._path(key)
+        if path.exists():
+            raise ObjectExistsError(f"An object exists at key {key!r}.")
+        return BlobWriter(path, self._tmp, max_size)
 
     def blob_path(self, key: str) -> Path:
         path = self._path(key)

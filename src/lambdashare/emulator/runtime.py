@@ -18,6 +18,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.api.schema import AppSyncSchema, schema
+from lambdashare.emulator.appsync_js import CodeError, ResolverCode
 from lambdashare.emulator.auth import API_KEY, Authenticator, Caller
 from lambdashare.emulator.config import EmulatorConfig
 from lambdashare.emulator.data_sources import RequestContext
@@ -26,7 +27,7 @@ from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFunction
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, load_wiring
+from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, TemplateError, Wiring, load_wiring
 from lambdashare.schema_export import appsync_sdl
 
 if TYPE_CHECKING:
@@ -46,8 +47,21 @@ def template_path() -> Path:
 
 
 def check_template() -> None:
-    """Fail early, naming the field, when template.yaml does not wire every field of the schema."""
-    load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE))
+    """Fail early, naming the field, when template.yaml does not wire every field of the schema or has
+    resolver code the emulator cannot run."""
+    load_resolver_code(load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)))
+
+
+def load_resolver_code(wiring: Wiring) -> dict[tuple[str, str], ResolverCode]:
+    """Every APPSYNC_JS resolver of the template, loaded once into the JS engine."""
+    loaded: dict[tuple[str, str], ResolverCode] = {}
+    for (type_name, field_name), source in wiring.fields.items():
+        if source.code is not None:
+            try:
+                loaded[type_name, field_name] = ResolverCode(source.code, f"{type_name}.{field_name}")
+            except CodeError as exc:
+                raise TemplateError(f"the resolver of {type_name}.{field_name} cannot be loaded: {exc}") from None
+    return loaded
 
 
 class Runtime:
@@ -56,6 +70,7 @@ class Runtime:
         self.schema: AppSyncSchema = schema
         self.rules = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
         self.wiring = load_wiring(template or template_path(), self.rules)
+        self.resolver_code = load_resolver_code(self.wiring)
         self.user_pool = UserPool.load_or_create(config.data_dir, config.region)
         self.authenticator = Authenticator(
             api_key=config.api_key,
@@ -102,6 +117,7 @@ class Runtime:
             headers=headers,
             functions=self.functions,
             wiring=self.wiring,
+            resolver_code=self.resolver_code,
             broker=self.broker,
             rules=self.rules,
         )

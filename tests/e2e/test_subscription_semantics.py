@@ -57,6 +57,8 @@ Request = tuple[str, dict[str, Any] | None]
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """An emulator whose onFileHashed has no resolver: plain argument filtering."""
     yield from start_with_template(tmp_path_factory, "arguments", without_resolver("onFileHashed"))
+
+
 Results = asyncio.Queue[ExecutionResult | BaseException]
 
 

@@ -35,24 +35,28 @@ def to_appsync_error(error: GraphQLError) -> dict[str, Any]:
     if original is None or (isinstance(original, GraphQLError) and error.path is None):
         message = f"Invalid Syntax : {error.message}" if isinstance(error, GraphQLSyntaxError) else error.message
         return {"path": None, "locations": locations, "message": message}
+    fields = field_error(original)
+    return {
+        "path": error.path,
+        "data": fields["data"],
+        "errorType": fields["errorType"],
+        "errorInfo": fields["errorInfo"],
+        "locations": locations,
+        "message": fields["message"],
+    }
+
+
+def field_error(original: Exception) -> dict[str, Any]:
+    """What AppSync says of a field whose resolver failed: `data`, `errorType`, `errorInfo`, `message`."""
     if isinstance(original, ResolverError):  # util.error in resolver code: all four of its fields
         return {
-            "path": error.path,
             "data": original.data,
             "errorType": original.error_type,
             "errorInfo": original.error_info,
-            "locations": locations,
             "message": original.message,
         }
     error_type, message = _classify(original)
-    return {
-        "path": error.path,
-        "data": None,
-        "errorType": error_type,
-        "errorInfo": None,
-        "locations": locations,
-        "message": message,
-    }
+    return {"data": None, "errorType": error_type, "errorInfo": None, "message": message}
 
 
 def _classify(original: Exception) -> tuple[str | None, str]:

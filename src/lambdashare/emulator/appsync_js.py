@@ -44,17 +44,15 @@ class CodeError(Exception):
     """Resolver code that cannot be loaded (syntax, an unsupported import) or that threw."""
 
 
-@dataclass(frozen=True, slots=True)
 class ResolverError(Exception):
     """`util.error(message, errorType, data, errorInfo)`: the field's error, in AppSync's shape."""
 
-    message: str
-    error_type: str | None
-    data: Any = None
-    error_info: Any = None
-
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, message: str, error_type: str | None, data: Any = None, error_info: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+        self.data = data
+        self.error_info = error_info
 
 
 class ResolverUnauthorizedError(Exception):

@@ -54,6 +54,8 @@ class RequestContext:
         self._rules = rules
         #: set once a subscription field has registered with the broker (the subscription is live)
         self.subscribed = asyncio.Event()
+        #: errors resolver code added with util.appendError, in AppSync's shape: the response carries them
+        self.appended_errors: list[dict[str, Any]] = []
 
     def _authorize(self, raw: GraphQLResolveInfo) -> None:
         type_name, field_name = raw.parent_type.name, raw.field_name
@@ -98,13 +100,14 @@ class RequestContext:
         """request handler -> data source -> response handler, as an AppSync UNIT resolver runs them."""
         run = code.start()
         try:
-            request = run.request(self._context(raw))
-            if request.early_return:
-                return request
-            result, error = await self._data_source(source, request.value)
-            return run.response(result, error)
+            outcome = run.request(self._context(raw))
+            if not outcome.early_return:
+                outcome = run.response(*await self._data_source(source, outcome.value))
         except ResolverUnauthorizedError:
             raise FieldUnauthorizedError(raw.parent_type.name, raw.field_name) from None
+        for appended in outcome.appended_errors:
+            self.appended_errors.append(_located(appended, raw))
+        return outcome
 
     async def _data_source(self, source: FieldSource, request: Any) -> tuple[Any, dict[str, Any] | None]:
         """NONE returns the request's payload; a Lambda is invoked with it (its error becomes ctx.error)."""
@@ -129,6 +132,20 @@ class RequestContext:
             selection_set_list=selection_set_list(field_node.selection_set, raw.fragments),
             selection_set_graphql=print_ast(field_node.selection_set) if field_node.selection_set else "",
         )
+
+
+def _located(error: Mapping[str, Any], raw: GraphQLResolveInfo) -> dict[str, Any]:
+    """An error resolver code appended for this field, as AppSync lists it next to the data."""
+    loc = raw.field_nodes[0].loc
+    where = loc.source.get_location(loc.start) if loc else None
+    return {
+        "path": raw.path.as_list(),
+        "data": error["data"],
+        "errorType": error["errorType"],
+        "errorInfo": error["errorInfo"],
+        "locations": [{"line": where.line, "column": where.column, "sourceName": None}] if where else [],
+        "message": error["message"],
+    }
 
 
 def _arguments(raw: GraphQLResolveInfo) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 over both WebSocket protocols (DESIGN.md, "Who sees what").
 
 B with no arguments or with A's id is in test_isolation.py; here: B asking for A as owner, an admin,
-the API key's anonymous space, and a template whose JS is changed.
+the API key's anonymous space, and a template whose JS is changed (rule and filter limits).
 """
 
 from __future__ import annotations
@@ -164,21 +164,23 @@ async def test_an_api_key_subscriber_gets_no_event_of_an_owned_file(emulator: Em
 
 # --- the emulator runs the template's code: change the code, and the rule changes ------------------
 
-AUDITORS_TEMPLATE = TEMPLATE.replace("const ADMINS = 'admins';", "const ADMINS = 'auditors';")
+API_KEY_FILTER = "util.transform.toSubscriptionFilter({ id: { eq: id }, owner: { attributeExists: false } })"
+#: admins become auditors; an API key's filter asks `in` for six values, one more than AppSync allows
+CHANGED_TEMPLATE = TEMPLATE.replace("const ADMINS = 'admins';", "const ADMINS = 'auditors';").replace(
+    API_KEY_FILTER, "util.transform.toSubscriptionFilter({ id: { in: [id, id, id, id, id, id] } })"
+)
 
 
 @pytest.fixture(scope="module")
-def auditors_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """An emulator whose onFileHashed resolver gives everything to the group auditors, not admins."""
-    assert AUDITORS_TEMPLATE != TEMPLATE
-    yield from start_with_template(tmp_path_factory, "auditors", AUDITORS_TEMPLATE)
+def changed_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """An emulator running CHANGED_TEMPLATE."""
+    assert TEMPLATE.count(API_KEY_FILTER) == 1 and CHANGED_TEMPLATE.count("'auditors'") == 1
+    yield from start_with_template(tmp_path_factory, "changed-rule", CHANGED_TEMPLATE)
 
 
-async def test_changing_the_templates_code_changes_who_receives_what(
-    auditors_emulator: Emulator, protocol: str
-) -> None:
+async def test_changing_the_templates_code_changes_who_receives_what(changed_emulator: Emulator, protocol: str) -> None:
     # GIVEN the changed template, A, an admin and an auditor
-    emulator = auditors_emulator
+    emulator = changed_emulator
     alice = user_token(emulator, "alice")
     admin, auditor = (
         user_token(emulator, "root", "--group", "admins"),
@@ -193,3 +195,13 @@ async def test_changing_the_templates_code_changes_who_receives_what(
         file_id = await upload_as(emulator, alice, "audited.bin")
         event = (await asyncio.wait_for(events.get(), EVENT_TIMEOUT_S))["onFileHashed"]
     assert event["id"] == file_id
+
+
+async def test_a_filter_over_appsyncs_limits_is_refused_when_subscribing(
+    changed_emulator: Emulator, protocol: str
+) -> None:
+    # GIVEN the changed template, whose filter for an API key has six values for `in`
+    # WHEN an API-key client subscribes with an id
+    error = await refusal(changed_emulator, PROTOCOLS[protocol][0](changed_emulator), ON_FILE, {"id": "f1"})
+    # THEN the subscription is refused with AppSync's words
+    assert error["message"] == "subscription exceeds maximum value limit 5 for operator `in`."

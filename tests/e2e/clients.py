@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from gql import Client, GraphQLRequest
-from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
+from gql.transport.appsync_auth import AppSyncApiKeyAuthentication, AppSyncJWTAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.websockets import WebsocketsTransport
 
@@ -80,6 +80,40 @@ def transport_ws_transport(emulator: Emulator, api_key: str | None = None) -> We
         url=emulator.ws_url,
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
         init_payload={"x-api-key": api_key or emulator.api_key},
+    )
+
+
+def token_for(emulator: Emulator, user: str, *extra: str) -> str:
+    """A user-pool JWT from `lambdashare token` (extra options, e.g. "--group", "admins")."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambdashare.cli",
+            "token",
+            "--user",
+            user,
+            "--data-dir",
+            str(emulator.data_dir),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def jwt_appsync_transport(emulator: Emulator, token: str) -> AppSyncWebsocketsTransport:
+    auth = AppSyncJWTAuthentication(host=emulator.host, jwt=token)
+    return AppSyncWebsocketsTransport(url=emulator.ws_url, auth=auth, keep_alive_timeout=30)
+
+
+def jwt_transport_ws_transport(emulator: Emulator, token: str) -> WebsocketsTransport:
+    return WebsocketsTransport(
+        url=emulator.ws_url,
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        init_payload={"Authorization": token},
     )
 
 

@@ -112,9 +112,9 @@ class Emulator:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
 
-def _start(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Emulator]:
+def _start(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> Iterator[Emulator]:
     emulator = Emulator(data_dir=tmp_path_factory.mktemp(name) / "data", port=free_port(), api_key=f"da2-test{name}key")
-    emulator.start()
+    emulator.start(**env)
     try:
         yield emulator
     finally:
@@ -127,6 +127,13 @@ def _start(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Emul
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """One emulator shared by the session's tests (they never assume an empty table)."""
     yield from _start(tmp_path_factory, "shared")
+
+
+def start_with_template(tmp_path_factory: pytest.TempPathFactory, name: str, template: str) -> Iterator[Emulator]:
+    """An emulator wired by `template` (a variant of template.yaml's text) instead of template.yaml."""
+    path = tmp_path_factory.mktemp(f"{name}-template") / "template.yaml"
+    path.write_text(template, encoding="utf-8")
+    yield from _start(tmp_path_factory, name, LAMBDASHARE_TEMPLATE=str(path))
 
 
 @pytest.fixture

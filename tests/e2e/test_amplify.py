@@ -12,16 +12,13 @@ tests/amplify/package-lock.json and installed once with `npm ci` into tests/ampl
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
 import os
 import queue
-import shutil
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -33,14 +30,13 @@ import jwt
 import pytest
 
 from tests.e2e.conftest import Emulator, free_port
+from tests.npm import NPM_TIMEOUT_S, installed_node
 
 AMPLIFY_DIR = Path(__file__).resolve().parents[1] / "amplify"
 SCRIPT = AMPLIFY_DIR / "amplify-e2e.mjs"
-INSTALLED_MARKER = AMPLIFY_DIR / "node_modules" / ".lambdashare-installed"
 CERT_FILE = "tls-cert.pem"  # what `serve --tls` writes into the data dir (lambdashare.tls.CERT_FILE)
 
 # Failure guards only: nothing below asserts on how long anything takes.
-NPM_TIMEOUT_S = 600  # a cold `npm ci` fetches ~100 packages
 NODE_TIMEOUT_S = 90  # the Node script's own deadline; it exits 3 when it passes
 STEP_TIMEOUT_S = NODE_TIMEOUT_S + 15  # ours, should the Node process hang regardless
 
@@ -91,32 +87,7 @@ def tls_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsEmulat
 @pytest.fixture(scope="session")
 def amplify_node() -> str:
     """The `node` executable, with tests/amplify/node_modules installed from the lock file (once)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("Node.js and npm are not on PATH (`node`, `npm`): the Amplify JS client test needs both")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < 18:
-        pytest.fail(f"the Amplify JS test needs Node.js >= 18 (global fetch); found {version}")
-    lock = AMPLIFY_DIR / "package-lock.json"
-    wanted = hashlib.sha256(lock.read_bytes() + (AMPLIFY_DIR / "package.json").read_bytes()).hexdigest()
-    # one installer at a time, should several pytest processes share the checkout
-    checkout = hashlib.sha256(bytes(AMPLIFY_DIR)).hexdigest()[:16]
-    lock_file = Path(tempfile.gettempdir()) / f"lambdashare-npm-{checkout}.lock"
-    with open(lock_file, "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        if not (INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == wanted):
-            result = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                cwd=AMPLIFY_DIR,
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT_S,
-            )
-            if result.returncode != 0:
-                output = f"{result.stdout}\n{result.stderr}"
-                pytest.fail(f"`npm ci` in {AMPLIFY_DIR} failed ({result.returncode}):\n{output}")
-            INSTALLED_MARKER.write_text(wanted)  # npm ci wipes node_modules, marker included
-    return node
+    return installed_node(AMPLIFY_DIR, "the Amplify JS client test")
 
 
 class NodeProcess:

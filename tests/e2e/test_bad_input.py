@@ -40,10 +40,12 @@ from tests.e2e.clients import (
     file_by_id,
     files_by_hash,
     graphql,
+    jwt_appsync_transport,
     request_upload,
     send_bytes,
     subscriber_count,
     subscription,
+    token_for,
     transport_ws_transport,
     wait_for_file,
 )
@@ -668,7 +670,7 @@ def test_hostile_file_name_is_kept_as_data(emulator: Emulator, name: str) -> Non
 async def test_publish_file_hashed_with_api_key_is_unauthorized_and_reaches_nobody(
     emulator: Emulator,
 ) -> None:
-    # GIVEN a subscriber to every file's result
+    # GIVEN a subscriber to every file's result (a member of admins)
     forged_id = str(uuid.uuid4())
     forged = {
         "id": forged_id,
@@ -677,7 +679,8 @@ async def test_publish_file_hashed_with_api_key_is_unauthorized_and_reaches_nobo
         "status": "HASHED",
         "createdAt": "2024-01-01T00:00:00.000Z",
     }
-    async with subscription(emulator, appsync_transport(emulator), ON_ANY_FILE_HASHED) as events:
+    admin = jwt_appsync_transport(emulator, token_for(emulator, "root", "--group", "admins"))
+    async with subscription(emulator, admin, ON_ANY_FILE_HASHED) as events:
         # WHEN publishFileHashed is called with the API key instead of IAM
         response = await asyncio.to_thread(
             graphql,

@@ -7,8 +7,6 @@ import asyncio
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +17,7 @@ from gql.transport.appsync_auth import AppSyncJWTAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.websockets import WebsocketsTransport
 
-from tests.e2e.clients import FILE_FIELDS, REQUEST_UPLOAD, send_bytes, subscription
+from tests.e2e.clients import FILE_FIELDS, REQUEST_UPLOAD, send_bytes, subscription, token_for
 from tests.e2e.conftest import Emulator
 
 ON_ANY = "subscription { onFileHashed { id owner status } }"
@@ -69,26 +67,6 @@ class User:
             event: dict[str, Any] = (await asyncio.wait_for(events.get(), 60))["onFileHashed"]
         assert event["status"] == "HASHED"
         return event
-
-
-def token_for(emulator: Emulator, user: str, *extra: str) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lambdashare.cli",
-            "token",
-            "--user",
-            user,
-            "--data-dir",
-            str(emulator.data_dir),
-            *extra,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ import asyncio
 import httpx
 
 from tests.e2e.clients import (
-    appsync_transport,
     file_hashed_input,
     graphql,
+    jwt_appsync_transport,
     publish_file_hashed,
     subscription,
+    token_for,
 )
 from tests.e2e.conftest import Emulator
 
@@ -19,8 +20,9 @@ ON_ANY = "subscription { onFileHashed { id name } }"
 
 
 async def test_a_subscription_message_over_240_kb_is_dropped(emulator: Emulator) -> None:
-    # GIVEN a subscriber to every public file
-    async with subscription(emulator, appsync_transport(emulator), ON_ANY) as events:
+    # GIVEN a subscriber to every file (a member of admins)
+    admin = jwt_appsync_transport(emulator, token_for(emulator, "root", "--group", "admins"))
+    async with subscription(emulator, admin, ON_ANY) as events:
         # WHEN a file whose message would exceed 240 KB is published, then a small one
         big = file_hashed_input("big-" + "0" * 8, name="n" * (250 * 1024))
         small = file_hashed_input("small-" + "0" * 6)

@@ -1,9 +1,9 @@
 """AppSync's subscription semantics, over both protocols the emulator speaks.
 
 - argument filters compare with the fields of the mutation's *result*; an omitted argument filters
-  nothing, an explicit null matches only null (notes §3.4); on top of them, an API-key subscriber
-  only ever sees ownerless files (the emulator's visibility scope), so every file published here to
-  reach one has owner null;
+  nothing, an explicit null matches only null (notes §3.4). They apply to a subscription field without
+  a resolver (or whose resolver sets no filter): this module's emulator runs a copy of template.yaml
+  without onFileHashed's resolver (its access rule is tested in test_subscription_access.py);
 - a subscriber gets only what the triggering mutation selected: other fields are null, or an
   error if they are non-null in the schema (notes §3.5);
 - fan-out reaches every matching subscription on every connection, once.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -35,7 +35,8 @@ from tests.e2e.clients import (
     subscriber_count,
     transport_ws_transport,
 )
-from tests.e2e.conftest import Emulator
+from tests.e2e.conftest import Emulator, start_with_template
+from tests.templates import without_resolver
 
 PROTOCOLS = {"appsync": appsync_transport, "graphql-transport-ws": transport_ws_transport}
 #: A safety net against hangs, not an assertion about speed.
@@ -50,6 +51,14 @@ OWNER_SOMEONE = 'subscription S { onFileHashed(owner: "someone") { id name owner
 BY_OWNER_VARIABLE = "subscription S($owner: String) { onFileHashed(owner: $owner) { id name owner } }"
 
 Request = tuple[str, dict[str, Any] | None]
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """An emulator whose onFileHashed has no resolver: plain argument filtering."""
+    yield from start_with_template(tmp_path_factory, "arguments", without_resolver("onFileHashed"))
+
+
 Results = asyncio.Queue[ExecutionResult | BaseException]
 
 

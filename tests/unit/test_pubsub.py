@@ -1,5 +1,5 @@
-"""Unit tests for `lambdashare.emulator.pubsub`: AppSync's argument filters (omitted = no filter,
-explicit null = must be null, values compared as AppSync compares JSON) and clean unsubscription."""
+"""Unit tests for `lambdashare.emulator.pubsub` with AppSync's argument filters (omitted = no filter,
+explicit null = must be null, values compared as AppSync compares JSON), and clean unsubscription."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from graphql import MapAsyncIterator
 
 from lambdashare.emulator import pubsub
 from lambdashare.emulator.pubsub import Broker
+from lambdashare.emulator.subscription_filter import ArgumentFilter
 
 MUTATION = "publishFileHashed"
+EVERYTHING = ArgumentFilter({})
 
 
 def file(**fields: Any) -> dict[str, Any]:
@@ -21,7 +23,7 @@ def file(**fields: Any) -> dict[str, Any]:
 
 def delivered_to(filters: dict[str, Any], payload: dict[str, Any]) -> bool:
     broker = Broker()
-    subscriber = broker.subscribe((MUTATION,), filters)
+    subscriber = broker.subscribe((MUTATION,), ArgumentFilter(filters))
     broker.publish(MUTATION, payload)
     return not subscriber.queue.empty()
 
@@ -119,9 +121,9 @@ def test_every_supplied_argument_must_match() -> None:
 def test_a_subscriber_gets_only_the_mutations_it_subscribed_to() -> None:
     # GIVEN subscribers to one mutation, to another, and to both
     broker = Broker()
-    only_hashed = broker.subscribe((MUTATION,), {})
-    only_deleted = broker.subscribe(("deleteFile",), {})
-    both = broker.subscribe((MUTATION, "deleteFile"), {})
+    only_hashed = broker.subscribe((MUTATION,), EVERYTHING)
+    only_deleted = broker.subscribe(("deleteFile",), EVERYTHING)
+    both = broker.subscribe((MUTATION, "deleteFile"), EVERYTHING)
 
     # WHEN each mutation is published once
     hashed_count = broker.publish(MUTATION, file(name="hashed"))
@@ -138,7 +140,7 @@ def test_a_subscriber_gets_only_the_mutations_it_subscribed_to() -> None:
 async def test_a_subscriber_iterates_its_events_in_order() -> None:
     # GIVEN a subscriber and three published events
     broker = Broker()
-    subscriber = broker.subscribe((MUTATION,), {})
+    subscriber = broker.subscribe((MUTATION,), EVERYTHING)
     for name in ("one", "two", "three"):
         broker.publish(MUTATION, file(name=name))
 
@@ -153,8 +155,8 @@ def test_a_subscriber_that_does_not_read_loses_events_past_the_limit(monkeypatch
     # GIVEN a subscriber with a queue of two that never reads
     monkeypatch.setattr(pubsub, "QUEUE_LIMIT", 2)
     broker = Broker()
-    slow = broker.subscribe((MUTATION,), {})
-    fast = broker.subscribe((MUTATION,), {})
+    slow = broker.subscribe((MUTATION,), EVERYTHING)
+    fast = broker.subscribe((MUTATION,), EVERYTHING)
 
     # WHEN three events are published
     counts = [broker.publish(MUTATION, file(name=str(n))) for n in range(3)]
@@ -171,8 +173,8 @@ def test_a_subscriber_that_does_not_read_loses_events_past_the_limit(monkeypatch
 async def test_closing_a_subscriber_unsubscribes_it_even_if_it_was_never_iterated() -> None:
     # GIVEN a subscriber nobody has started to read (a stop right after start)
     broker = Broker()
-    subscriber = broker.subscribe((MUTATION, "deleteFile"), {})
-    other = broker.subscribe((MUTATION,), {})
+    subscriber = broker.subscribe((MUTATION, "deleteFile"), EVERYTHING)
+    other = broker.subscribe((MUTATION,), EVERYTHING)
 
     # WHEN it is closed
     await subscriber.aclose()
@@ -190,7 +192,7 @@ async def test_closing_a_subscriber_unsubscribes_it_even_if_it_was_never_iterate
 async def test_closing_twice_is_harmless() -> None:
     # GIVEN a closed subscriber
     broker = Broker()
-    subscriber = broker.subscribe((MUTATION,), {})
+    subscriber = broker.subscribe((MUTATION,), EVERYTHING)
     await subscriber.aclose()
 
     # WHEN it is closed again
@@ -203,7 +205,7 @@ async def test_closing_twice_is_harmless() -> None:
 async def test_cancelling_a_graphql_subscription_stream_unsubscribes() -> None:
     # GIVEN a subscriber wrapped as graphql-core wraps a subscription's source stream, being read by a task
     broker = Broker()
-    subscriber = broker.subscribe((MUTATION,), {})
+    subscriber = broker.subscribe((MUTATION,), EVERYTHING)
     stream = MapAsyncIterator(subscriber, lambda payload: payload)
     received: list[dict[str, Any]] = []
 
@@ -229,7 +231,7 @@ async def test_cancelling_a_graphql_subscription_stream_unsubscribes() -> None:
 async def test_closing_a_graphql_subscription_stream_that_never_ran_unsubscribes() -> None:
     # GIVEN a subscription stream nobody read (graphql-core registered it, the client stopped at once)
     broker = Broker()
-    stream = MapAsyncIterator(broker.subscribe((MUTATION,), {}), lambda payload: payload)
+    stream = MapAsyncIterator(broker.subscribe((MUTATION,), EVERYTHING), lambda payload: payload)
 
     # WHEN it is closed
     await stream.aclose()

@@ -10,30 +10,26 @@ import pytest
 
 from lambdashare.emulator.runtime import DEFAULT_AUTH_MODE, TEMPLATE_PATH
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.template import FieldSource, TemplateError, load_wiring
+from lambdashare.emulator.template import TemplateError, load_wiring
 from lambdashare.schema_export import appsync_sdl
+from tests.templates import TEMPLATE, without_resolver
 
 RULES = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
-TEMPLATE = TEMPLATE_PATH.read_text(encoding="utf-8")
-
-
-def without_resolver(field: str) -> str:
-    """The template with the resolver resource of `field` cut out."""
-    lines = TEMPLATE.splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if line.strip() == f"FieldName: {field}")
-    start = max(i for i in range(at) if lines[i].startswith("  ") and not lines[i].startswith("    "))
-    end = next(i for i in range(at, len(lines)) if lines[i].startswith("  ") and not lines[i].startswith("    "))
-    return "".join(lines[:start] + lines[end:])
 
 
 def test_the_template_wires_every_field_to_its_data_source() -> None:
     # GIVEN / WHEN the real template is read
     wiring = load_wiring(TEMPLATE_PATH, RULES)
-    # THEN every Query and Mutation field has a data source: the resolver function, or NONE for publishing
+    # THEN every Query and Mutation field has a data source: the resolver function, or NONE for publishing,
+    # and onFileHashed has its access rule
     roots = {key for key in RULES.field_modes if key[0] in ("Query", "Mutation")}
-    assert set(wiring.fields) == roots
-    assert wiring.fields[("Mutation", "publishFileHashed")] == FieldSource(None)
-    assert {s.function for k, s in wiring.fields.items() if k[1] != "publishFileHashed"} == {"ResolverFunction"}
+    assert set(wiring.fields) == {*roots, ("Subscription", "onFileHashed")}
+    none_fields = {("Mutation", "publishFileHashed"), ("Subscription", "onFileHashed")}
+    for key in none_fields:
+        assert wiring.fields[key].function is None
+        assert "export function response(ctx)" in (wiring.fields[key].code or "")
+    assert {s.function for k, s in wiring.fields.items() if k not in none_fields} == {"ResolverFunction"}
+    assert {s.code for k, s in wiring.fields.items() if k not in none_fields} == {None}
     assert wiring.functions["ResolverFunction"].handler == "resolvers.app.handler"
     # AND the bucket notifies the hasher, whose environment carries the template's literal settings only
     assert wiring.bucket_notifications == ("HasherFunction",)
@@ -72,3 +68,41 @@ def test_serve_refuses_to_start_on_an_incomplete_template(tmp_path: Path) -> Non
     # THEN it exits at once, naming the field
     assert result.returncode == 2
     assert "Mutation.deleteFile" in result.stderr
+
+
+PIPELINE = ("Kind: UNIT\n      DataSourceName: !GetAtt None", "Kind: PIPELINE\n      DataSourceName: !GetAtt None")
+JS_RESOLVER_CODE = """      Code: |
+        export function request(ctx) {
+          return { payload: ctx.args.input };
+        }
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (PIPELINE, "Kind PIPELINE"),
+        (("Name: APPSYNC_JS, RuntimeVersion: 1.0.0", "Name: APPSYNC_JS, RuntimeVersion: 2.0.0"), "Runtime"),
+        ((JS_RESOLVER_CODE, JS_RESOLVER_CODE.replace("export function request(ctx) {", "export function (")), "Syntax"),
+        ((JS_RESOLVER_CODE, "      Code: import { x } from 'lodash';\n"), "lodash"),
+    ],
+    ids=["pipeline", "runtime", "syntax-error", "other-module"],
+)
+def test_serve_refuses_resolver_code_it_cannot_run(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    # GIVEN a template whose publishFileHashed resolver the emulator cannot run
+    old, new = change
+    assert old in TEMPLATE
+    broken = tmp_path / "template.yaml"
+    broken.write_text(TEMPLATE.replace(old, new, 1), encoding="utf-8")
+    # WHEN the emulator is started with it
+    result = subprocess.run(
+        [sys.executable, "-m", "lambdashare.cli", "serve", "--port", "1", "--data-dir", str(tmp_path / "d")],
+        env={"LAMBDASHARE_TEMPLATE": str(broken), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # THEN it exits at once, saying what and where
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Mutation.publishFileHashed" in result.stderr or "MutationPublishFileHashedResolver" in result.stderr

@@ -49,7 +49,7 @@ class RequestBounds(AddValidationRules):
 class DataSources(Protocol):
     async def resolve(self, info: strawberry.Info) -> Any: ...
 
-    def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]: ...
+    async def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]: ...
 
 
 def _sources(info: strawberry.Info) -> DataSources:
@@ -130,8 +130,8 @@ class Subscription:
         id: strawberry.ID | None = strawberry.UNSET,
         owner: str | None = strawberry.UNSET,
     ) -> AsyncIterator[File | None]:
-        # a plain coroutine, not a generator, so auth is checked when the client subscribes
-        return _sources(info).subscribe(info)
+        # a plain coroutine, not a generator, so auth and the resolver run when the client subscribes
+        return await _sources(info).subscribe(info)
 
 
 @lru_cache(maxsize=256)

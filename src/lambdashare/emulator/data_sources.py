@@ -1,9 +1,11 @@
-"""The request context the strawberry schema runs with: AppSync's data sources, locally.
+"""The request context the strawberry schema runs with: AppSync's resolvers and data sources, locally.
 
-A Lambda field becomes a direct-resolver event for the resolver function; the NONE data source
-returns its input and publishes the result, projected on the mutation's selection set, to the
-subscriptions it triggers; a subscription field subscribes with its argument filters. Each checks
-the field's auth directives first, as AppSync does.
+A field is resolved as template.yaml wires it: a direct Lambda resolver gets a direct-resolver event;
+a resolver with APPSYNC_JS code runs its request handler, its data source (NONE hands the payload back,
+a Lambda is invoked with it) and its response handler. A mutation's result, projected on its selection
+set, is published to the subscriptions it triggers. A subscription field runs its resolver when the
+client subscribes; the filter the resolver sets (or else the supplied arguments) decides what the
+subscription receives. Each checks the field's auth directives first, as AppSync does.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import strawberry
-from graphql import ArgumentNode, GraphQLResolveInfo, VariableNode, print_ast
+from graphql import GraphQLResolveInfo, print_ast
 from graphql.execution.values import get_argument_values
 
-from lambdashare.domain.identity import principal_of
+from lambdashare.emulator.appsync_js import Outcome, ResolverCode, ResolverUnauthorizedError
 from lambdashare.emulator.auth import Caller
 from lambdashare.emulator.dispatcher import Function
 from lambdashare.emulator.errors import FieldUnauthorizedError
 from lambdashare.emulator.events import appsync_resolver_event
+from lambdashare.emulator.lambda_runtime import LambdaError
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
 from lambdashare.emulator.selection import project, selection_set_list
-from lambdashare.emulator.template import Wiring
+from lambdashare.emulator.subscription_filter import ArgumentFilter, EnhancedFilter, PayloadFilter
+from lambdashare.emulator.template import FieldSource, Wiring
 
 
 class RequestContext:
@@ -37,6 +41,7 @@ class RequestContext:
         headers: Mapping[str, str],
         functions: Mapping[str, Function],
         wiring: Wiring,
+        resolver_code: Mapping[tuple[str, str], ResolverCode],
         broker: Broker,
         rules: SchemaRules,
     ) -> None:
@@ -44,10 +49,13 @@ class RequestContext:
         self.headers = dict(headers)
         self._functions = functions
         self._wiring = wiring
+        self._resolver_code = resolver_code
         self._broker = broker
         self._rules = rules
         #: set once a subscription field has registered with the broker (the subscription is live)
         self.subscribed = asyncio.Event()
+        #: errors resolver code added with util.appendError, in AppSync's shape: the response carries them
+        self.appended_errors: list[dict[str, Any]] = []
 
     def _authorize(self, raw: GraphQLResolveInfo) -> None:
         type_name, field_name = raw.parent_type.name, raw.field_name
@@ -56,15 +64,63 @@ class RequestContext:
             raise FieldUnauthorizedError(type_name, field_name)
 
     async def resolve(self, info: strawberry.Info) -> Any:
-        """Run the field's data source as template.yaml wires it: a Lambda function, or NONE."""
+        """Run the field's resolver as template.yaml wires it; publish a mutation's result."""
         raw = info._raw_info
         self._authorize(raw)
-        source = self._wiring.fields[(raw.parent_type.name, raw.field_name)]
-        if source.function is None:
-            return self._none(raw)
-        return await self._functions[source.function].invoke(self._resolver_event(raw))
+        key = (raw.parent_type.name, raw.field_name)
+        source = self._wiring.fields[key]
+        code = self._resolver_code.get(key)
+        if code is None:
+            assert source.function is not None  # the template loader allows no other resolver without code
+            value = await self._functions[source.function].invoke(self._context(raw))
+        else:
+            value = (await self._run(code, source, raw)).value
+        if raw.parent_type.name == "Mutation":
+            published = project(value, raw.field_nodes[0].selection_set, raw.fragments)
+            if published is not None:
+                self._broker.publish(raw.field_name, published)
+        return value
 
-    def _resolver_event(self, raw: GraphQLResolveInfo) -> dict[str, Any]:
+    async def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]:
+        raw = info._raw_info
+        self._authorize(raw)
+        key = (raw.parent_type.name, raw.field_name)
+        code = self._resolver_code.get(key)
+        payload_filter: PayloadFilter = ArgumentFilter(_arguments(raw))
+        if code is not None:
+            outcome = await self._run(code, self._wiring.fields[key], raw)
+            if outcome.subscription_filter is not None:
+                # an enhanced filter replaces the argument filter (the resolver decides what the arguments mean)
+                payload_filter = EnhancedFilter(outcome.subscription_filter)
+        subscriber = self._broker.subscribe(self._rules.subscriptions.get(raw.field_name, ()), payload_filter)
+        self.subscribed.set()
+        return aiter(subscriber)
+
+    async def _run(self, code: ResolverCode, source: FieldSource, raw: GraphQLResolveInfo) -> Outcome:
+        """request handler -> data source -> response handler, as an AppSync UNIT resolver runs them."""
+        run = code.start()
+        try:
+            outcome = run.request(self._context(raw))
+            if not outcome.early_return:
+                outcome = run.response(*await self._data_source(source, outcome.value))
+        except ResolverUnauthorizedError:
+            raise FieldUnauthorizedError(raw.parent_type.name, raw.field_name) from None
+        for appended in outcome.appended_errors:
+            self.appended_errors.append(_located(appended, raw))
+        return outcome
+
+    async def _data_source(self, source: FieldSource, request: Any) -> tuple[Any, dict[str, Any] | None]:
+        """NONE returns the request's payload; a Lambda is invoked with it (its error becomes ctx.error)."""
+        payload = request.get("payload") if isinstance(request, Mapping) else None
+        if source.function is None:
+            return payload, None
+        try:
+            return await self._functions[source.function].invoke(payload), None
+        except LambdaError as exc:
+            return None, {"message": exc.message, "type": exc.error_type}
+
+    def _context(self, raw: GraphQLResolveInfo) -> dict[str, Any]:
+        """AppSync's context object: a direct Lambda resolver's event, and `ctx` for resolver code."""
         field_node = raw.field_nodes[0]
         return appsync_resolver_event(
             field_name=raw.field_name,
@@ -77,41 +133,22 @@ class RequestContext:
             selection_set_graphql=print_ast(field_node.selection_set) if field_node.selection_set else "",
         )
 
-    def _none(self, raw: GraphQLResolveInfo) -> Any:
-        """A NONE data source returns its input; the result, as the mutation selected it, is published."""
-        value = _arguments(raw).get("input")
-        published = project(value, raw.field_nodes[0].selection_set, raw.fragments)
-        if published is not None:
-            self._broker.publish(raw.field_name, published)
-        return value
 
-    def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]:
-        raw = info._raw_info
-        self._authorize(raw)
-        mutations = self._rules.subscriptions.get(raw.field_name, ())
-        caller = principal_of(self.caller.identity)
-        # an owner sees only its own files' events, as the resolvers show only its own files
-        scope = {} if caller.admin else {"owner": caller.owner}
-        subscriber = self._broker.subscribe(mutations, _supplied_arguments(raw), scope)
-        self.subscribed.set()
-        return aiter(subscriber)
+def _located(error: Mapping[str, Any], raw: GraphQLResolveInfo) -> dict[str, Any]:
+    """An error resolver code appended for this field, as AppSync lists it next to the data."""
+    loc = raw.field_nodes[0].loc
+    where = loc.source.get_location(loc.start) if loc else None
+    return {
+        "path": raw.path.as_list(),
+        "data": error["data"],
+        "errorType": error["errorType"],
+        "errorInfo": error["errorInfo"],
+        "locations": [{"line": where.line, "column": where.column, "sourceName": None}] if where else [],
+        "message": error["message"],
+    }
 
 
 def _arguments(raw: GraphQLResolveInfo) -> dict[str, Any]:
+    """The arguments the caller supplied: an omitted one is absent, an explicit null is None."""
     field_def = raw.parent_type.fields[raw.field_name]
     return get_argument_values(field_def, raw.field_nodes[0], raw.variable_values)
-
-
-def _supplied_arguments(raw: GraphQLResolveInfo) -> dict[str, Any]:
-    """Arguments the subscriber actually gave: an omitted one filters nothing, an explicit null matches null."""
-    values = _arguments(raw)
-    supplied: dict[str, Any] = {}
-    for node in raw.field_nodes[0].arguments:
-        name = node.name.value
-        if _is_supplied(node, raw.variable_values) and name in values:
-            supplied[name] = values[name]
-    return supplied
-
-
-def _is_supplied(node: ArgumentNode, variables: Mapping[str, Any]) -> bool:
-    return not isinstance(node.value, VariableNode) or node.value.name.value in variables

@@ -11,7 +11,9 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.responses import JSONResponse
 
+from lambdashare.emulator.appsync_js import CodeError, ResolverError
 from lambdashare.emulator.lambda_runtime import LambdaError
+from lambdashare.emulator.subscription_filter import SubscriptionFilterError
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +35,28 @@ def to_appsync_error(error: GraphQLError) -> dict[str, Any]:
     if original is None or (isinstance(original, GraphQLError) and error.path is None):
         message = f"Invalid Syntax : {error.message}" if isinstance(error, GraphQLSyntaxError) else error.message
         return {"path": None, "locations": locations, "message": message}
-    error_type, message = _classify(original)
+    fields = field_error(original)
     return {
         "path": error.path,
-        "data": None,
-        "errorType": error_type,
-        "errorInfo": None,
+        "data": fields["data"],
+        "errorType": fields["errorType"],
+        "errorInfo": fields["errorInfo"],
         "locations": locations,
-        "message": message,
+        "message": fields["message"],
     }
+
+
+def field_error(original: Exception) -> dict[str, Any]:
+    """What AppSync says of a field whose resolver failed: `data`, `errorType`, `errorInfo`, `message`."""
+    if isinstance(original, ResolverError):  # util.error in resolver code: all four of its fields
+        return {
+            "data": original.data,
+            "errorType": original.error_type,
+            "errorInfo": original.error_info,
+            "message": original.message,
+        }
+    error_type, message = _classify(original)
+    return {"data": None, "errorType": error_type, "errorInfo": None, "message": message}
 
 
 def _classify(original: Exception) -> tuple[str | None, str]:
@@ -51,6 +66,11 @@ def _classify(original: Exception) -> tuple[str | None, str]:
         return original.error_type, original.message
     if isinstance(original, FieldUnauthorizedError):
         return "Unauthorized", str(original)
+    if isinstance(original, SubscriptionFilterError):  # AppSync gives these an errorCode 400, no errorType
+        return None, str(original)
+    if isinstance(original, CodeError):  # resolver code that threw (not util.error): a bug in the template
+        logger.error("resolver code failed: %s", original)
+        return "Code", str(original)
     if isinstance(original, (ValueError, TypeError)) and not type(original).__module__.startswith("lambdashare"):
         # scalar coercion failures raised while executing (e.g. a resolver returned a bad value)
         return None, str(original)

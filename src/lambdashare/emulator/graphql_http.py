@@ -71,11 +71,12 @@ async def graphql_post(request: Request) -> Response:
     if payload.get("operationName") is None and _operation_count(payload["query"]) > 1:
         # strawberry would run the first; GraphQL (and AppSync) require the choice to be named
         return _error_only(None, "Must provide operation name if query contains multiple operations.")
+    context = runtime.request_context(caller, headers, RequestContext)
     try:
         result = await runtime.schema.execute(
             payload["query"],
             variable_values=payload.get("variables"),
-            context_value=runtime.request_context(caller, headers, RequestContext),
+            context_value=context,
             operation_name=payload.get("operationName"),
             allowed_operation_types=HTTP_OPERATIONS,
         )
@@ -84,8 +85,9 @@ async def graphql_post(request: Request) -> Response:
     except CannotGetOperationTypeError:
         return _error_only(None, "Unknown or ambiguous operation: name the operation to run with operationName.")
     response: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        response["errors"] = [to_appsync_error(error) for error in result.errors]
+    errors = [to_appsync_error(error) for error in result.errors or ()] + context.appended_errors
+    if errors:
+        response["errors"] = errors
     return JSONResponse(response)
 
 

@@ -19,6 +19,7 @@ from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
 from lambdashare.api.schema import AppSyncSchema, schema
+from lambdashare.emulator.appsync_js import CodeError, ResolverCode
 from lambdashare.emulator.auth import API_KEY, Authenticator, Caller
 from lambdashare.emulator.config import EmulatorConfig
 from lambdashare.emulator.data_sources import RequestContext
@@ -28,7 +29,7 @@ from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFun
 from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, load_wiring
+from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, TemplateError, Wiring, load_wiring
 from lambdashare.emulator.user_pool_api import UserPoolApi
 from lambdashare.schema_export import appsync_sdl
 
@@ -49,10 +50,22 @@ def template_path() -> Path:
 
 
 def check_template() -> None:
-    """Fail early, naming the field, when template.yaml does not wire every field of the schema (or has no
-    user pool)."""
-    load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE))
+    """Fail early, naming the field, when template.yaml does not wire every field of the schema, has
+    resolver code the emulator cannot run, or has no user pool."""
+    load_resolver_code(load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)))
     load_pool_settings(template_path())
+
+
+def load_resolver_code(wiring: Wiring) -> dict[tuple[str, str], ResolverCode]:
+    """Every APPSYNC_JS resolver of the template, loaded once into the JS engine."""
+    loaded: dict[tuple[str, str], ResolverCode] = {}
+    for (type_name, field_name), source in wiring.fields.items():
+        if source.code is not None:
+            try:
+                loaded[type_name, field_name] = ResolverCode(source.code, f"{type_name}.{field_name}")
+            except CodeError as exc:
+                raise TemplateError(f"the resolver of {type_name}.{field_name} cannot be loaded: {exc}") from None
+    return loaded
 
 
 class Runtime:
@@ -61,6 +74,7 @@ class Runtime:
         self.schema: AppSyncSchema = schema
         self.rules = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
         self.wiring = load_wiring(template or template_path(), self.rules)
+        self.resolver_code = load_resolver_code(self.wiring)
         self.user_pool = UserPool.load_or_create(config.data_dir, config.region)
         self.user_pool_api = UserPoolApi(
             self.user_pool, load_pool_settings(template or template_path()), SqliteUserStore(config.data_dir)
@@ -110,6 +124,7 @@ class Runtime:
             headers=headers,
             functions=self.functions,
             wiring=self.wiring,
+            resolver_code=self.resolver_code,
             broker=self.broker,
             rules=self.rules,
         )

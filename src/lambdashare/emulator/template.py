@@ -1,5 +1,6 @@
 """What the emulator learns from `template.yaml`: which function (or NONE data source) serves each
-field, which function the bucket notifies, and each function's handler and environment.
+field and with which APPSYNC_JS code, which function the bucket notifies, and each function's handler
+and environment.
 
 One wiring for AWS and for the emulator, so the two cannot drift. Not responsible for running
 anything: `runtime` builds the functions from this. CloudFormation intrinsics the emulator cannot
@@ -19,6 +20,8 @@ from lambdashare.emulator.schema_rules import SchemaRules
 
 TEMPLATE_FILE = "template.yaml"
 ROOT_TYPES = ("Query", "Mutation")
+#: The only resolver runtime AppSync has besides VTL, and the only one the emulator runs.
+JS_RUNTIME = {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"}
 
 
 class TemplateError(Exception):
@@ -57,9 +60,11 @@ class FunctionSpec:
 
 @dataclass(frozen=True, slots=True)
 class FieldSource:
-    """`function` is the logical id of the Lambda behind the field, or None for a NONE data source."""
+    """`function` is the logical id of the Lambda behind the field, or None for a NONE data source;
+    `code` is the resolver's APPSYNC_JS code, or None for a direct Lambda resolver."""
 
     function: str | None
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,27 @@ def _target(value: Any) -> str | None:
         if "Ref" in value:
             return str(value["Ref"])
     return None
+
+
+def _resolver_code(logical_id: str, props: dict[str, Any]) -> str | None:
+    """The resolver's inline APPSYNC_JS code; None for a direct Lambda resolver; what the emulator
+    cannot run (pipelines, VTL, code in S3, another runtime) is an error naming the resolver."""
+    kind = props.get("Kind", "UNIT")
+    if kind != "UNIT":
+        raise TemplateError(f"{logical_id}: Kind {kind} resolvers cannot run in the emulator (UNIT only)")
+    if "RequestMappingTemplate" in props or "ResponseMappingTemplate" in props:
+        raise TemplateError(f"{logical_id}: VTL mapping templates cannot run in the emulator (APPSYNC_JS only)")
+    if "CodeS3Location" in props:
+        raise TemplateError(f"{logical_id}: CodeS3Location cannot be read by the emulator; inline the Code")
+    code = props.get("Code")
+    if code is None:
+        return None
+    runtime = props.get("Runtime")
+    if runtime != JS_RUNTIME:
+        raise TemplateError(f"{logical_id}: Runtime {runtime} cannot run in the emulator (only {JS_RUNTIME})")
+    if not isinstance(code, str):
+        raise TemplateError(f"{logical_id}: Code must be the literal JavaScript source")
+    return code
 
 
 def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
@@ -136,7 +162,10 @@ def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
             raise TemplateError(f"{logical_id}: its data source is not declared in {path.name}")
         if key in fields:
             raise TemplateError(f"{key[0]}.{key[1]} has more than one resolver in {path.name}")
-        fields[key] = source
+        code = _resolver_code(logical_id, props)
+        if code is None and (source.function is None or key[0] not in ROOT_TYPES):
+            raise TemplateError(f"{logical_id}: only a Query or Mutation field on a Lambda may have no Code")
+        fields[key] = FieldSource(source.function, code)
 
     missing = sorted(
         f"{type_name}.{field_name}"

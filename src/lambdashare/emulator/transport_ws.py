@@ -7,10 +7,13 @@ signed like AppSync's connect request); without them, the upgrade request's own 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 
+import strawberry
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -22,7 +25,7 @@ from strawberry.types.unset import UnsetType
 
 from lambdashare.emulator.auth import Caller, UnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
-from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE
+from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, field_error
 from lambdashare.emulator.runtime import Runtime
 
 #: Until connection_init is authenticated, no auth mode is allowed on any field.
@@ -30,11 +33,53 @@ NOT_AUTHENTICATED = Caller("NONE", None)
 
 
 class TransportWsContext(RequestContext):
+    """A field's failure travels as a GraphQLError whose extensions are AppSync's error fields, which
+    the handler then puts where AppSync puts them (strawberry formats errors itself on this protocol)."""
+
     connection_params: dict[str, Any] | None = None
     upgrade_headers: dict[str, str]
 
+    async def resolve(self, info: strawberry.Info) -> Any:
+        try:
+            return await super().resolve(info)
+        except Exception as exc:
+            raise _appsync_error(exc) from exc
+
+    async def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]:
+        try:
+            return await super().subscribe(info)
+        except Exception as exc:
+            raise _appsync_error(exc) from exc
+
+
+def _appsync_error(exc: Exception) -> GraphQLError:
+    fields = field_error(exc)
+    return GraphQLError(fields["message"], original_error=exc, extensions={_APPSYNC: fields})
+
+
+#: The extensions key that carries AppSync's error fields from the context to the handler.
+_APPSYNC = "appsync"
+
+
+def _in_appsync_shape(error: Any) -> Any:
+    """`{message, locations, path, extensions: {appsync: {...}}}` -> AppSync's `{path, data, errorType, ...}`."""
+    fields = error.get("extensions", {}).get(_APPSYNC) if isinstance(error, dict) else None
+    if fields is None:
+        return error
+    return {"path": error.get("path"), **fields, "locations": error.get("locations", [])}
+
 
 class _TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    async def send_message(self, message: Any) -> None:
+        """Field errors in AppSync's shape (see TransportWsContext)."""
+        payload = message.get("payload")
+        if message.get("type") == "error" and isinstance(payload, list):
+            message = {**message, "payload": [_in_appsync_shape(e) for e in payload]}
+        elif message.get("type") == "next" and isinstance(payload, dict) and payload.get("errors"):
+            errors = [_in_appsync_shape(e) for e in payload["errors"]]
+            message = {**message, "payload": {**payload, "errors": errors}}
+        await super().send_message(message)
+
     async def handle_message(self, message: Any) -> None:
         """strawberry trusts a message's shape: anything it would crash on is an invalid message (close
         4400), not a dropped connection."""

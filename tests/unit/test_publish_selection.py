@@ -1,0 +1,56 @@
+"""The hasher's publishFileHashed selects every field onFileHashed's filter reads: AppSync filters a
+subscription on the triggering mutation's selected fields, so a field left out would match nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import FieldNode, OperationDefinitionNode, parse
+
+from lambdashare.adapters.aws.appsync_publisher import PUBLISH_MUTATION
+from lambdashare.emulator.appsync_js import ResolverCode, ResolverError, ResolverUnauthorizedError
+from lambdashare.emulator.runtime import DEFAULT_AUTH_MODE, TEMPLATE_PATH
+from lambdashare.emulator.schema_rules import SchemaRules
+from lambdashare.emulator.template import load_wiring
+from lambdashare.schema_export import appsync_sdl
+
+IDENTITIES: list[dict[str, Any] | None] = [
+    None,  # API key
+    {"sub": "u1", "groups": None},
+    {"sub": "u2", "groups": ["admins"]},
+]
+ARGUMENTS: list[dict[str, Any]] = [{"id": "f1"}, {"id": "f1", "owner": "u1"}, {"owner": "u2"}, {}]
+
+
+def published_fields() -> set[str]:
+    (operation,) = parse(PUBLISH_MUTATION).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    (field,) = operation.selection_set.selections
+    assert isinstance(field, FieldNode) and field.selection_set is not None
+    return {s.name.value for s in field.selection_set.selections if isinstance(s, FieldNode)}
+
+
+def filtered_fields() -> set[str]:
+    """The fields named by every filter the template's onFileHashed resolver sets, run for each caller."""
+    rules = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
+    source = load_wiring(TEMPLATE_PATH, rules).fields["Subscription", "onFileHashed"]
+    code = ResolverCode(source.code or "", "Subscription.onFileHashed")
+    names: set[str] = set()
+    for identity in IDENTITIES:
+        for arguments in ARGUMENTS:
+            run = code.start()
+            run.request({"arguments": arguments, "identity": identity, "stash": {}})
+            try:
+                outcome = run.response(None)
+            except (ResolverError, ResolverUnauthorizedError):  # refused for this caller: no filter
+                continue
+            for group in (outcome.subscription_filter or {}).get("filterGroup", []):
+                names |= {f["fieldName"].split(".")[0] for f in group["filters"]}
+    return names
+
+
+def test_the_publish_mutation_selects_every_field_the_subscription_filter_reads() -> None:
+    # GIVEN the fields onFileHashed's filters read WHEN compared with the hasher's selection THEN all are selected
+    filtered = filtered_fields()
+    assert {"id", "owner"} <= filtered  # the rule filters on both
+    assert filtered <= published_fields()

@@ -15,6 +15,7 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
@@ -106,4 +107,19 @@ def _error_only(error_type: str | None, message: str) -> JSONResponse:
 async def graphql_explorer(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     local = request.client is not None and request.client.host in ("127.0.0.1", "::1", "localhost")
-    return HTMLResponse(runtime.explorer_html(with_api_key=local))
+    return HTMLResponse(explorer_html(runtime.config.api_key if local else None))
+
+
+@lru_cache(maxsize=2)
+def explorer_html(api_key: str | None) -> str:
+    """GraphiQL, pre-filled with the API key for callers on this machine (HTTP and subscriptions)."""
+    headers = json.dumps({"x-api-key": api_key} if api_key else {})
+    return (
+        get_graphql_ide_html("graphiql")
+        .replace("const defaultHeaders = {};", f"const defaultHeaders = {headers};")
+        .replace("subscriptionUrl,\n", "subscriptionUrl,\n        wsConnectionParams: defaultHeaders,\n")
+        .replace(
+            "const [headers, setHeaders] = React.useState(parameters.headers);",
+            "const [headers, setHeaders] = React.useState(parameters.headers || JSON.stringify(defaultHeaders));",
+        )
+    )

@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from lambdashare.emulator.identity_provider import InvalidTokenError, UserPool
+from lambdashare.emulator.identity_provider import InvalidJwtError, UserPool
 
 API_KEY = "API_KEY"
 AWS_IAM = "AWS_IAM"
@@ -125,7 +125,7 @@ class Authenticator:
         token = _BEARER.sub("", authorization, count=1).strip()
         try:
             claims = self._user_pool.verify(token)
-        except InvalidTokenError as exc:
+        except InvalidJwtError as exc:
             raise UnauthorizedError(f"invalid JWT: {exc}") from None
         username = claims.get("cognito:username") or claims.get("username")
         return Caller(

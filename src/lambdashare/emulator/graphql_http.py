@@ -19,7 +19,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from lambdashare.emulator.auth import UnauthorizedError
+from lambdashare.emulator.auth import RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, request_error, to_appsync_error
 from lambdashare.emulator.runtime import Runtime
@@ -64,7 +64,7 @@ async def graphql_post(request: Request) -> Response:
             body=body,
             source_ip=request.client.host if request.client else None,
         )
-    except UnauthorizedError as exc:
+    except RequestUnauthorizedError as exc:
         logger.info("refused %s: %s", request.url.path, exc.detail)
         message = UNAUTHORIZED_MESSAGE if exc.error_type == "UnauthorizedException" else exc.detail
         return request_error(401, "UnauthorizedException", message)

@@ -47,8 +47,6 @@ def to_appsync_error(error: GraphQLError) -> dict[str, Any]:
 
 def _classify(original: Exception) -> tuple[str | None, str]:
     if isinstance(original, LambdaError):
-        if original.error_type == "UnauthorizedException":
-            return original.error_type, UNAUTHORIZED_MESSAGE
         return original.error_type, original.message
     if isinstance(original, FieldUnauthorizedError):
         return "Unauthorized", str(original)

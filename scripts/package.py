@@ -177,7 +177,7 @@ def _zip(target: Path, zip_path: Path) -> None:
 
 
 #: What a function can import in AWS: the handlers, and every module of these packages.
-SMOKE_IMPORTS = ("resolvers.app", "functions.hasher.app", "lambdashare.wiring", "lambdashare.settings")
+SMOKE_IMPORTS = ("resolvers.app", "functions.hasher.app", "lambdashare.backends", "lambdashare.settings")
 SMOKE_PACKAGES = ("lambdashare.adapters.aws", "lambdashare.domain", "lambdashare.ports", "resolvers")
 _SMOKE_CODE = """
 import importlib, pkgutil, sys

@@ -2,7 +2,7 @@
 
 `read_config` is the one reader of settings, here and in the emulator's `EmulatorConfig`: a missing or
 unusable value is a `ConfigError` that names the variable. Not responsible for choosing adapters:
-`wiring` does that from these values.
+`backends` does that from these values.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.graphql_appsync.router import Router
 
+from lambdashare.backends import Ports, ports_from_env
 from lambdashare.domain.identity import Principal, principal_of
-from lambdashare.wiring import Ports, ports_from_env
 
 
 def ports() -> Ports:

@@ -164,7 +164,7 @@ SMOKE_IMPORTS = (
     "resolvers.app",
     "functions.hasher.app",
     "functions.api_key_renewer.app",
-    "lambdashare.wiring",
+    "lambdashare.backends",
     "lambdashare.settings",
 )
 SMOKE_PACKAGES = ("lambdashare.adapters.aws", "lambdashare.domain", "lambdashare.ports", "resolvers")

@@ -14,9 +14,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdashare.backends import build_publisher, ports_from_env
 from lambdashare.domain.hash_file import Outcome, hash_object
 from lambdashare.ports.publisher import Publisher
-from lambdashare.wiring import build_publisher, ports_from_env
 
 logger = Logger()
 tracer = Tracer()

@@ -45,10 +45,10 @@ def serve(args: argparse.Namespace) -> int:
     os.environ[settings.PUBLIC_URL_ENV] = args.public_url or f"{scheme}://{public_host}:{args.port}"
     if args.api_key:
         os.environ[API_KEY_ENV] = args.api_key
-    config = EmulatorConfig.from_env()
     try:
+        config = EmulatorConfig.from_env()
         check_template()
-    except TemplateError as exc:
+    except (settings.ConfigError, TemplateError) as exc:
         print(f"lambdashare: {exc}", file=sys.stderr)
         return 2
     pool = UserPool.load_or_create(config.data_dir, config.region)

@@ -1,10 +1,13 @@
 """Configuration, read once from an injectable mapping (Lambda's environment, or the emulator's).
 
-Not responsible for choosing adapters: `wiring` does that from these values.
+`read_config` is the one reader of settings, here and in the emulator's `EmulatorConfig`: a missing or
+unusable value is a `ConfigError` that names the variable. Not responsible for choosing adapters:
+`backends` does that from these values.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,7 +37,8 @@ class ConfigError(Exception):
     pass
 
 
-def _read(environ: Mapping[str, str], name: str, cast: Callable[[str], T], default: object = _MISSING) -> T:
+def read_config(environ: Mapping[str, str], name: str, cast: Callable[[str], T], default: object = _MISSING) -> T:
+    """`environ[name]` through `cast` (which raises ValueError for a bad value); unset or empty: `default`."""
     raw = environ.get(name)
     if raw is None or raw == "":
         if default is _MISSING:
@@ -44,6 +48,26 @@ def _read(environ: Mapping[str, str], name: str, cast: Callable[[str], T], defau
         return cast(raw)
     except ValueError as exc:
         raise ConfigError(f"Config '{name}' has an invalid value: {exc}") from None
+
+
+def positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{raw!r} is not a whole number greater than 0")
+    return value
+
+
+def positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{raw!r} is not a number greater than 0")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +88,22 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        backend = _read(environ, BACKEND_ENV, str, "local")
+        backend = read_config(environ, BACKEND_ENV, str, "local")
         if backend not in ("local", "aws"):
             raise ConfigError(f"Config '{BACKEND_ENV}' must be 'local' or 'aws', not {backend!r}.")
         local = backend == "local"
         return cls(
             backend=backend,
-            data_dir=_read(environ, DATA_DIR_ENV, Path) if local else None,
-            table=_read(environ, TABLE_ENV, str, "files" if local else _MISSING),
-            bucket=_read(environ, BUCKET_ENV, str, "local" if local else _MISSING),
-            appsync_url=_read(environ, APPSYNC_URL_ENV, str, None),
-            public_url=_read(environ, PUBLIC_URL_ENV, str, "http://127.0.0.1:8000").rstrip("/"),
-            secret=_read(environ, SECRET_ENV, str),
-            region=_read(environ, REGION_ENV, str, "us-east-1"),
-            upload_expires=_read(environ, UPLOAD_EXPIRES_ENV, int, 900),
-            download_expires=_read(environ, DOWNLOAD_EXPIRES_ENV, int, 300),
-            max_upload_size=_read(environ, MAX_UPLOAD_SIZE_ENV, int, 5 * 1024**4),
-            dynamodb_endpoint=_read(environ, DYNAMODB_ENDPOINT_ENV, str, None),
-            s3_endpoint=_read(environ, S3_ENDPOINT_ENV, str, None),
+            data_dir=read_config(environ, DATA_DIR_ENV, Path) if local else None,
+            table=read_config(environ, TABLE_ENV, str, "files" if local else _MISSING),
+            bucket=read_config(environ, BUCKET_ENV, str, "local" if local else _MISSING),
+            appsync_url=read_config(environ, APPSYNC_URL_ENV, str, None),
+            public_url=read_config(environ, PUBLIC_URL_ENV, str, "http://127.0.0.1:8000").rstrip("/"),
+            secret=read_config(environ, SECRET_ENV, str),
+            region=read_config(environ, REGION_ENV, str, "us-east-1"),
+            upload_expires=read_config(environ, UPLOAD_EXPIRES_ENV, int, 900),
+            download_expires=read_config(environ, DOWNLOAD_EXPIRES_ENV, int, 300),
+            max_upload_size=read_config(environ, MAX_UPLOAD_SIZE_ENV, int, 5 * 1024**4),
+            dynamodb_endpoint=read_config(environ, DYNAMODB_ENDPOINT_ENV, str, None),
+            s3_endpoint=read_config(environ, S3_ENDPOINT_ENV, str, None),
         )

@@ -5,7 +5,7 @@ JSON out, a `LambdaContext`), and prints one JSON line on stdout: `{"result": ..
 `{"errorType": ..., "errorMessage": ...}` with exit status 1 when the handler raised.
 
 A process per invocation because the handlers read their configuration from the environment once
-(`wiring.ports_from_env` is cached), as a Lambda cold start does: each function gets exactly the
+(`backends.ports_from_env` is cached), as a Lambda cold start does: each function gets exactly the
 environment the test gives it, and nothing from the test process.
 """
 

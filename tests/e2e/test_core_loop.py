@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.clients import (
@@ -96,3 +97,13 @@ async def test_zero_byte_file_is_hashed(emulator: Emulator) -> None:
     # THEN it has the digests of nothing
     assert event["status"] == "HASHED"
     assert event["hashes"] == expected_digests(b"")
+
+
+def test_the_explorer_is_served_with_the_api_key_for_a_local_browser(emulator: Emulator) -> None:
+    # WHEN a browser on this machine opens the GraphQL URL
+    response = httpx.get(emulator.graphql_url, headers={"accept": "text/html"})
+    # THEN it gets GraphiQL, its HTTP and subscription headers pre-filled with the API key
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert f'const defaultHeaders = {{"x-api-key": "{emulator.api_key}"}};' in response.text
+    assert "wsConnectionParams: defaultHeaders" in response.text

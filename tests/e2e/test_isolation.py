@@ -191,3 +191,17 @@ def test_token_command_prints_one_token(emulator: Emulator) -> None:
     assert token.count(".") == 2 and "\n" not in token
     header = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header["alg"] == "RS256"
+
+
+def test_a_forged_next_token_is_refused_with_its_own_error_type(alice: User) -> None:
+    # GIVEN a nextToken the API never issued
+    forged = "eyJub3QiOiAib3VycyJ9.AAAAAAAAAAAAAAAAAAAAAA"
+
+    # WHEN a signed-in user pages with it
+    body = alice.post("query L($t: String) { files(limit: 1, nextToken: $t) { nextToken } }", {"t": forged})
+
+    # THEN the resolver's error class name is the errorType, as a direct Lambda resolver reports it on AWS
+    [error] = body["errors"]
+    assert error["errorType"] == "InvalidTokenError"
+    assert error["message"] == "nextToken is invalid or was not issued for this listing."
+    assert error["path"] == ["files"]

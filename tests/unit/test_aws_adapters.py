@@ -25,10 +25,10 @@ from botocore.stub import Stubber
 from lambdashare.adapters.aws import dynamo_table, s3_blob_store
 from lambdashare.adapters.aws.dynamo_table import DynamoTable
 from lambdashare.adapters.aws.s3_blob_store import S3BlobStore
+from lambdashare.backends import build_ports
 from lambdashare.domain.errors import BlobNotFoundError, ConditionFailedError, ItemExistsError
 from lambdashare.domain.model import FileRecord
 from lambdashare.settings import Settings
-from lambdashare.wiring import build_ports
 
 REGION = "eu-west-1"
 ENDPOINT = "http://dynamodb.invalid"  # never reached: every attempt is answered before sending

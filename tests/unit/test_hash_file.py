@@ -16,6 +16,7 @@ import pytest
 
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
+from lambdashare.backends import ports_from_env
 from lambdashare.domain.errors import PublishError
 from lambdashare.domain.files import files_by_hash, object_key
 from lambdashare.domain.hash_file import Outcome, hash_object
@@ -23,7 +24,6 @@ from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import ALGORITHMS, FileRecord, aws_datetime
 from lambdashare.emulator.events import s3_object_created
 from lambdashare.emulator.lambda_runtime import LambdaContext
-from lambdashare.wiring import ports_from_env
 
 SECRET = "unit-test-secret"
 UPLOADED_AT = "2024-05-01T12:00:00.000Z"

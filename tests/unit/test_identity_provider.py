@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lambdashare.cli import main
-from lambdashare.emulator.auth import COGNITO, Authenticator, UnauthorizedError
-from lambdashare.emulator.identity_provider import KEY_FILE, POOL_FILE, InvalidTokenError, UserPool
+from lambdashare.emulator.auth import COGNITO, Authenticator, RequestUnauthorizedError
+from lambdashare.emulator.identity_provider import KEY_FILE, POOL_FILE, InvalidJwtError, UserPool
 
 _DROP = object()
 
@@ -293,7 +293,7 @@ def test_the_pool_refuses(pool: UserPool, refused_tokens: dict[str, str], case: 
     token = refused_tokens[case]
 
     # WHEN / THEN the pool refuses it
-    with pytest.raises(InvalidTokenError):
+    with pytest.raises(InvalidJwtError):
         pool.verify(token)
 
 
@@ -302,7 +302,7 @@ def test_the_authenticator_answers_unauthorized(pool: UserPool, refused_tokens: 
     # GIVEN the same token in an Authorization header, bare and as a Bearer token
     for authorization in (refused_tokens[case], f"Bearer {refused_tokens[case]}"):
         # WHEN / THEN the request is refused with AppSync's UnauthorizedException
-        with pytest.raises(UnauthorizedError) as refused:
+        with pytest.raises(RequestUnauthorizedError) as refused:
             authenticate(pool, authorization)
         assert refused.value.error_type == "UnauthorizedException"
 
@@ -312,7 +312,7 @@ def test_a_token_of_another_pool_is_refused(pool: UserPool, tmp_path: Path) -> N
     stranger = UserPool.load_or_create(tmp_path / "elsewhere").issue("alice")
 
     # WHEN / THEN this pool refuses it
-    with pytest.raises(InvalidTokenError):
+    with pytest.raises(InvalidJwtError):
         pool.verify(stranger)
 
 
@@ -327,7 +327,7 @@ def test_a_token_just_past_exp_is_refused_and_one_just_before_is_accepted(pool: 
     )
 
     # WHEN / THEN
-    with pytest.raises(InvalidTokenError):
+    with pytest.raises(InvalidJwtError):
         pool.verify(past)
     assert pool.verify(soon)["exp"] == now + 10
 
@@ -372,7 +372,7 @@ def test_a_token_wins_over_an_api_key_but_a_bad_token_is_not_rescued_by_it(pool:
 
     # WHEN / THEN the token decides the mode, and a bad token is refused even with the right key
     assert authenticate(pool, valid, **{"x-api-key": "da2-unit"}).mode == COGNITO
-    with pytest.raises(UnauthorizedError):
+    with pytest.raises(RequestUnauthorizedError):
         authenticate(pool, valid + "x", **{"x-api-key": "da2-unit"})
 
 

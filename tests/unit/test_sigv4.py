@@ -30,7 +30,7 @@ from lambdashare.emulator.auth import (
     Authenticator,
     BadSignatureError,
     Caller,
-    UnauthorizedError,
+    RequestUnauthorizedError,
 )
 from lambdashare.emulator.config import API_KEY_EXPIRES_ENV, EmulatorConfig, api_key_expiry, parse_expiry
 from lambdashare.emulator.identity_provider import UserPool
@@ -198,7 +198,7 @@ def test_a_stale_realtime_header_object_is_refused(auth: Authenticator) -> None:
     header = header_object(offset=timedelta(minutes=-10))
 
     # WHEN / THEN the connection is refused
-    with pytest.raises(UnauthorizedError, match="Signature expired"):
+    with pytest.raises(RequestUnauthorizedError, match="Signature expired"):
         realtime(auth, header)
 
 
@@ -217,7 +217,7 @@ def test_an_unknown_access_key_is_refused(auth: Authenticator, header: str | Non
     stranger = Credentials("AKIASTRANGER0000000", SECRET_KEY)
 
     # WHEN / THEN it is refused as unauthorized
-    with pytest.raises(UnauthorizedError) as refused:
+    with pytest.raises(RequestUnauthorizedError) as refused:
         if header is None:
             http(auth, sign_http(credentials=stranger))
         else:
@@ -341,7 +341,7 @@ def test_a_malformed_sigv4_request_is_refused(auth: Authenticator, damage: str) 
         headers["authorization"] = authorization.replace(";host;", ";")
 
     # WHEN / THEN it is refused with AppSync's UnauthorizedException family
-    with pytest.raises(UnauthorizedError):
+    with pytest.raises(RequestUnauthorizedError):
         http(auth, headers)
 
 
@@ -371,13 +371,13 @@ def test_the_api_key_is_the_public_caller(auth: Authenticator) -> None:
 @pytest.mark.parametrize("key", ["da2-wrong", "", API_KEY_VALUE.upper(), API_KEY_VALUE + " "])
 def test_another_api_key_is_refused(auth: Authenticator, key: str) -> None:
     # GIVEN / WHEN / THEN
-    with pytest.raises(UnauthorizedError):
+    with pytest.raises(RequestUnauthorizedError):
         api_key(auth, key)
 
 
 def test_no_credentials_at_all_is_refused(auth: Authenticator) -> None:
     # GIVEN / WHEN / THEN
-    with pytest.raises(UnauthorizedError):
+    with pytest.raises(RequestUnauthorizedError):
         auth.authenticate({"host": HOST}, method="POST", url=URL, body=b"{}", source_ip=None)
 
 
@@ -386,7 +386,7 @@ def test_an_expired_api_key_is_refused(user_pool: UserPool) -> None:
     auth = with_expiry(user_pool, datetime.now(UTC) - timedelta(seconds=1))
 
     # WHEN / THEN the right key is refused as AppSync refuses an expired one
-    with pytest.raises(UnauthorizedError) as refused:
+    with pytest.raises(RequestUnauthorizedError) as refused:
         api_key(auth, API_KEY_VALUE)
     assert refused.value.error_type == "UnauthorizedException"
     # AND the other modes are unaffected

@@ -31,10 +31,6 @@ class InvalidTokenError(ValidationError):
     """A `nextToken` was not issued by us, or was altered."""
 
 
-class UnauthorizedException(LambdashareError):
-    """AppSync's name for a request it will not serve; its message is fixed by AppSync."""
-
-
 class BlobNotFoundError(LambdashareError):
     """The object is not (or no longer) in storage."""
 

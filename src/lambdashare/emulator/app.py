@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from lambdashare.emulator.config import EmulatorConfig
 from lambdashare.emulator.routes import ROUTES
 from lambdashare.emulator.runtime import Runtime
+from lambdashare.emulator.transport_ws import GraphQLTransportWsView
 
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
@@ -26,6 +27,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
 
     app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.state.runtime = runtime
+    # the one endpoint that holds state of its own (strawberry's view); the others are functions in ROUTES
+    app.state.transport_ws = GraphQLTransportWsView(runtime)
     _plain_logs()
     return app
 

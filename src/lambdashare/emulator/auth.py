@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from lambdashare.emulator.identity_provider import InvalidTokenError, UserPool
+from lambdashare.emulator.identity_provider import InvalidJwtError, UserPool
 
 API_KEY = "API_KEY"
 AWS_IAM = "AWS_IAM"
@@ -37,8 +37,10 @@ _SIGV4 = re.compile(
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 
 
-class UnauthorizedError(Exception):
-    """The request's credentials are missing, wrong or stale (AppSync's UnauthorizedException)."""
+class RequestUnauthorizedError(Exception):
+    """The request's credentials are missing, wrong or stale: AppSync's request-level `UnauthorizedException`
+    (HTTP 401, `connection_error` on a socket). A field the caller's auth mode may not use is
+    `errors.FieldUnauthorizedError` instead."""
 
     error_type = "UnauthorizedException"
 
@@ -47,7 +49,7 @@ class UnauthorizedError(Exception):
         self.detail = detail
 
 
-class BadSignatureError(UnauthorizedError):
+class BadSignatureError(RequestUnauthorizedError):
     """A SigV4 signature that does not verify: AppSync answers BadRequestException for these."""
 
     error_type = "BadRequestException"
@@ -103,7 +105,7 @@ class Authenticator:
         try:
             "".join((*headers, *headers.values())).encode()
         except UnicodeEncodeError:  # e.g. a lone surrogate from a "\ud800" JSON escape: no credential has one
-            raise UnauthorizedError("the credentials are not valid text") from None
+            raise RequestUnauthorizedError("the credentials are not valid text") from None
         authorization = headers.get("authorization", "").strip()
         if authorization.startswith("AWS4-HMAC-SHA256"):
             return self._sigv4(headers, authorization, method=method, url=url, body=body, source_ip=source_ip)
@@ -112,21 +114,21 @@ class Authenticator:
         api_key = headers.get("x-api-key")
         if api_key is not None:
             return self._api_key_caller(api_key)
-        raise UnauthorizedError("no credentials")
+        raise RequestUnauthorizedError("no credentials")
 
     def _api_key_caller(self, api_key: str) -> Caller:
         if not hmac.compare_digest(api_key.encode(), self._api_key.encode()):
-            raise UnauthorizedError("invalid API key")
+            raise RequestUnauthorizedError("invalid API key")
         if self._api_key_expires is not None and datetime.now(UTC) >= self._api_key_expires:
-            raise UnauthorizedError(f"the API key expired at {self._api_key_expires.isoformat()}")
+            raise RequestUnauthorizedError(f"the API key expired at {self._api_key_expires.isoformat()}")
         return Caller(API_KEY, None)
 
     def _cognito(self, authorization: str, source_ip: str | None) -> Caller:
         token = _BEARER.sub("", authorization, count=1).strip()
         try:
             claims = self._user_pool.verify(token)
-        except InvalidTokenError as exc:
-            raise UnauthorizedError(f"invalid JWT: {exc}") from None
+        except InvalidJwtError as exc:
+            raise RequestUnauthorizedError(f"invalid JWT: {exc}") from None
         username = claims.get("cognito:username") or claims.get("username")
         return Caller(
             COGNITO,
@@ -153,17 +155,17 @@ class Authenticator:
     ) -> Caller:
         match = _SIGV4.match(authorization.strip())
         if match is None:
-            raise UnauthorizedError("malformed SigV4 Authorization header")
+            raise RequestUnauthorizedError("malformed SigV4 Authorization header")
         credentials = self._credentials.get(match["key"])
         if credentials is None:
-            raise UnauthorizedError("unknown access key")
+            raise RequestUnauthorizedError("unknown access key")
         if match["service"] != "appsync" or match["region"] != self._region:
             raise BadSignatureError("credential scope is not this API's service and region")
         amz_date = headers.get("x-amz-date", "")
         try:
             signed_at = datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
         except ValueError:
-            raise UnauthorizedError("missing or malformed X-Amz-Date") from None
+            raise RequestUnauthorizedError("missing or malformed X-Amz-Date") from None
         if match["date"] != amz_date[:8]:
             raise BadSignatureError(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP"

@@ -58,7 +58,10 @@ def parse_expiry(value: str) -> datetime:
     """An instant, from epoch seconds or an ISO 8601 timestamp that names its offset (as AWSDateTime does)."""
     text = value.strip()
     if text.isdigit():
-        return datetime.fromtimestamp(int(text), UTC)
+        try:
+            return datetime.fromtimestamp(int(text), UTC)
+        except (OverflowError, OSError):
+            raise ValueError(f"{value!r} is out of range") from None
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
@@ -70,13 +73,7 @@ def parse_expiry(value: str) -> datetime:
 
 def api_key_expiry(environ: Mapping[str, str] = os.environ) -> datetime | None:
     """When the API key stops working, from LAMBDASHARE_API_KEY_EXPIRES; None: never."""
-    raw = environ.get(API_KEY_EXPIRES_ENV)
-    if not raw:
-        return None
-    try:
-        return parse_expiry(raw)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise s.ConfigError(f"Config '{API_KEY_EXPIRES_ENV}' has an invalid value: {exc}") from None
+    return s.read_config(environ, API_KEY_EXPIRES_ENV, parse_expiry, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,20 +93,28 @@ class EmulatorConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> EmulatorConfig:
-        data_dir = Path(environ.get(s.DATA_DIR_ENV) or DEFAULT_DATA_DIR).resolve()
+        """Every value is read (and checked) before the data directory is touched."""
+        data_dir = s.read_config(environ, s.DATA_DIR_ENV, Path, Path(DEFAULT_DATA_DIR)).resolve()
+        public_url = s.read_config(environ, s.PUBLIC_URL_ENV, str, "http://127.0.0.1:8000").rstrip("/")
+        api_key: str | None = s.read_config(environ, API_KEY_ENV, str, None)
+        region = s.read_config(environ, s.REGION_ENV, str, "us-east-1")
+        ka_interval_s = s.read_config(environ, KA_INTERVAL_ENV, s.positive_float, 60.0)
+        hash_workers = s.read_config(environ, HASH_WORKERS_ENV, s.positive_int, 2)
+        tls_ca: str | None = s.read_config(environ, TLS_CA_ENV, str, None)
+        api_key_expires = api_key_expiry(environ)
         stored = load_or_create_secrets(data_dir)
         return cls(
             data_dir=data_dir,
-            public_url=(environ.get(s.PUBLIC_URL_ENV) or "http://127.0.0.1:8000").rstrip("/"),
-            api_key=environ.get(API_KEY_ENV) or stored["api_key"],
+            public_url=public_url,
+            api_key=api_key or stored["api_key"],
             secret=stored["secret"],
             access_key_id=stored["access_key_id"],
             secret_access_key=stored["secret_access_key"],
-            region=environ.get(s.REGION_ENV) or "us-east-1",
-            ka_interval_s=float(environ.get(KA_INTERVAL_ENV) or 60),
-            hash_workers=int(environ.get(HASH_WORKERS_ENV) or 2),
-            tls_ca=environ.get(TLS_CA_ENV) or None,
-            api_key_expires=api_key_expiry(environ),
+            region=region,
+            ka_interval_s=ka_interval_s,
+            hash_workers=hash_workers,
+            tls_ca=tls_ca,
+            api_key_expires=api_key_expires,
         )
 
     @property

@@ -21,7 +21,8 @@ UNAUTHORIZED_MESSAGE = "You are not authorized to make this call."
 
 
 class FieldUnauthorizedError(Exception):
-    """The caller's auth mode is not allowed on this field (AppSync's `Unauthorized`, HTTP 200)."""
+    """The caller's auth mode is not allowed on this field: AppSync's field-level `Unauthorized` (HTTP 200, the
+    field is null). Credentials refused for the whole request are `auth.RequestUnauthorizedError` instead."""
 
     def __init__(self, type_name: str, field_name: str) -> None:
         super().__init__(f"Not Authorized to access {field_name} on type {type_name}")
@@ -61,8 +62,6 @@ def field_error(original: Exception) -> dict[str, Any]:
 
 def _classify(original: Exception) -> tuple[str | None, str]:
     if isinstance(original, LambdaError):
-        if original.error_type == "UnauthorizedException":
-            return original.error_type, UNAUTHORIZED_MESSAGE
         return original.error_type, original.message
     if isinstance(original, FieldUnauthorizedError):
         return "Unauthorized", str(original)

@@ -15,10 +15,11 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from lambdashare.emulator.auth import UnauthorizedError
+from lambdashare.emulator.auth import RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, request_error, to_appsync_error
 from lambdashare.emulator.runtime import Runtime
@@ -63,7 +64,7 @@ async def graphql_post(request: Request) -> Response:
             body=body,
             source_ip=request.client.host if request.client else None,
         )
-    except UnauthorizedError as exc:
+    except RequestUnauthorizedError as exc:
         logger.info("refused %s: %s", request.url.path, exc.detail)
         message = UNAUTHORIZED_MESSAGE if exc.error_type == "UnauthorizedException" else exc.detail
         return request_error(401, "UnauthorizedException", message)
@@ -108,4 +109,19 @@ def _error_only(error_type: str | None, message: str) -> JSONResponse:
 async def graphql_explorer(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     local = request.client is not None and request.client.host in ("127.0.0.1", "::1", "localhost")
-    return HTMLResponse(runtime.explorer_html(with_api_key=local))
+    return HTMLResponse(explorer_html(runtime.config.api_key if local else None))
+
+
+@lru_cache(maxsize=2)
+def explorer_html(api_key: str | None) -> str:
+    """GraphiQL, pre-filled with the API key for callers on this machine (HTTP and subscriptions)."""
+    headers = json.dumps({"x-api-key": api_key} if api_key else {})
+    return (
+        get_graphql_ide_html("graphiql")
+        .replace("const defaultHeaders = {};", f"const defaultHeaders = {headers};")
+        .replace("subscriptionUrl,\n", "subscriptionUrl,\n        wsConnectionParams: defaultHeaders,\n")
+        .replace(
+            "const [headers, setHeaders] = React.useState(parameters.headers);",
+            "const [headers, setHeaders] = React.useState(parameters.headers || JSON.stringify(defaultHeaders));",
+        )
+    )

@@ -31,7 +31,7 @@ ALGORITHM = "RS256"
 LEEWAY_S = 5
 
 
-class InvalidTokenError(Exception):
+class InvalidJwtError(Exception):
     """The JWT is not one this user pool issued, or no longer valid."""
 
 
@@ -137,11 +137,11 @@ class UserPool:
         return {"keys": [{**public, "kid": self.kid, "alg": ALGORITHM, "use": "sig"}]}
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims, or InvalidTokenError: never trust a token by decoding alone."""
+        """The token's claims, or InvalidJwtError: never trust a token by decoding alone."""
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM or header.get("kid") != self.kid:
-                raise InvalidTokenError("unexpected signing algorithm or key id")
+                raise InvalidJwtError("unexpected signing algorithm or key id")
             claims: dict[str, Any] = jwt.decode(
                 token,
                 self.private_key.public_key(),
@@ -151,9 +151,9 @@ class UserPool:
                 leeway=LEEWAY_S,
             )
         except jwt.PyJWTError as exc:
-            raise InvalidTokenError(str(exc)) from None
+            raise InvalidJwtError(str(exc)) from None
         use = claims.get("token_use")
         audience = claims.get("aud") if use == "id" else claims.get("client_id") if use == "access" else None
         if audience != self.client_id:
-            raise InvalidTokenError("token was issued for another app client, or has no valid token_use")
+            raise InvalidJwtError("token was issued for another app client, or has no valid token_use")
         return claims

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from lambdashare.emulator.auth import Caller, UnauthorizedError
+from lambdashare.emulator.auth import Caller, RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
 from lambdashare.emulator.realtime_messages import ErrorEntry, Message, StartMessage
@@ -127,7 +127,7 @@ class RealtimeHandler:
         await self.websocket.accept(subprotocol=SUBPROTOCOL)
         try:
             self.caller = self._authenticate(connection_header(self.websocket), "/graphql/connect", b"{}")
-        except UnauthorizedError as exc:
+        except RequestUnauthorizedError as exc:
             logger.info("refused a real-time connection: %s", exc.detail)
             # answer the client's first message (its connection_init), so a client that writes
             # before it reads sees the error rather than a closed socket
@@ -286,7 +286,7 @@ class RealtimeHandler:
                 if isinstance(authorization, dict)
                 else self.caller
             )
-        except UnauthorizedError as exc:
+        except RequestUnauthorizedError as exc:
             logger.info("refused a subscription: %s", exc.detail)
             message_text = UNAUTHORIZED_MESSAGE if exc.error_type == "UnauthorizedException" else exc.detail
             await self.send_error([{"errorType": exc.error_type, "message": message_text}], subscription_id)

@@ -23,7 +23,7 @@ async def realtime(websocket: WebSocket) -> None:
     if SUBPROTOCOL in offered:
         await RealtimeHandler(websocket, runtime).handle()
     elif "graphql-transport-ws" in offered:
-        await runtime.transport_ws(websocket.scope, websocket.receive, websocket.send)
+        await websocket.app.state.transport_ws(websocket.scope, websocket.receive, websocket.send)
     else:
         await websocket.accept()
         await websocket.send_json(

@@ -1,19 +1,15 @@
 """Everything one emulator process holds: the schema, the functions, the broker, the queue.
 
 Built once at start-up from `EmulatorConfig`; the HTTP and WebSocket endpoints reach it through
-`app.state.runtime`. Not responsible for wire formats.
+`app.state.runtime`. Not responsible for wire formats, and builds no endpoint (app.py does).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
-
-from strawberry.http.ides import get_graphql_ide_html
+from typing import TypeVar
 
 from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
@@ -32,9 +28,6 @@ from lambdashare.emulator.schema_rules import SchemaRules
 from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, TemplateError, Wiring, load_wiring
 from lambdashare.emulator.user_pool_api import UserPoolApi
 from lambdashare.schema_export import appsync_sdl
-
-if TYPE_CHECKING:
-    from lambdashare.emulator.transport_ws import GraphQLTransportWsView
 
 C = TypeVar("C", bound=RequestContext)
 #: The API's default auth mode; other modes must be named by directives.
@@ -112,12 +105,6 @@ class Runtime:
         given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
         return {**spec.environment, **given, **self.config.function_environ()}
 
-    @cached_property
-    def transport_ws(self) -> GraphQLTransportWsView:
-        from lambdashare.emulator.transport_ws import GraphQLTransportWsView
-
-        return GraphQLTransportWsView(self)
-
     def request_context(self, caller: Caller, headers: Mapping[str, str], context_class: type[C]) -> C:
         return context_class(
             caller=caller,
@@ -127,22 +114,6 @@ class Runtime:
             resolver_code=self.resolver_code,
             broker=self.broker,
             rules=self.rules,
-        )
-
-    @cached_property
-    def _explorer_template(self) -> str:
-        return get_graphql_ide_html("graphiql")
-
-    def explorer_html(self, *, with_api_key: bool) -> str:
-        """GraphiQL, pre-filled with the API key for callers on this machine (HTTP and subscriptions)."""
-        headers = json.dumps({"x-api-key": self.config.api_key} if with_api_key else {})
-        return (
-            self._explorer_template.replace("const defaultHeaders = {};", f"const defaultHeaders = {headers};")
-            .replace("subscriptionUrl,\n", "subscriptionUrl,\n        wsConnectionParams: defaultHeaders,\n")
-            .replace(
-                "const [headers, setHeaders] = React.useState(parameters.headers);",
-                "const [headers, setHeaders] = React.useState(parameters.headers || JSON.stringify(defaultHeaders));",
-            )
         )
 
     async def start(self) -> None:

@@ -23,7 +23,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.unset import UnsetType
 
-from lambdashare.emulator.auth import Caller, UnauthorizedError
+from lambdashare.emulator.auth import Caller, RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, field_error
 from lambdashare.emulator.runtime import Runtime
@@ -138,7 +138,7 @@ class GraphQLTransportWsView(GraphQL[TransportWsContext, None]):
             context.caller = self.runtime.authenticator.authenticate(
                 headers, method="POST", url=f"https://{host}/graphql/connect", body=b"{}", source_ip=None
             )
-        except UnauthorizedError:
+        except RequestUnauthorizedError:
             raise ConnectionRejectionError(
                 {"errorType": "UnauthorizedException", "message": UNAUTHORIZED_MESSAGE}
             ) from None

@@ -28,7 +28,7 @@ from lambdashare.adapters.local.sqlite_user_store import (
     UnknownUserError,
     UsernameTakenError,
 )
-from lambdashare.emulator.identity_provider import InvalidTokenError, UserPool
+from lambdashare.emulator.identity_provider import InvalidJwtError, UserPool
 from lambdashare.emulator.pool_settings import PoolSettings
 
 #: Cognito's defaults for an app client that sets no token validity.
@@ -303,7 +303,7 @@ class UserPoolApi:
         token = _string(body, "AccessToken")
         try:
             claims = self._pool.verify(token)
-        except InvalidTokenError as exc:
+        except InvalidJwtError as exc:
             expired = "expired" in str(exc)
             raise CognitoError(
                 "NotAuthorizedException", "Access Token has expired" if expired else "Invalid Access Token"

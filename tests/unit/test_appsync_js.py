@@ -15,7 +15,6 @@ from lambdashare.emulator.appsync_js import (
     Outcome,
     ResolverCode,
     ResolverError,
-    ResolverUnauthorizedError,
 )
 
 IMPORT = "import { util, extensions, runtime } from '@aws-appsync/utils';\n"
@@ -83,9 +82,10 @@ def test_util_error_without_a_type_has_none() -> None:
     assert raised.value.error_type is None
 
 
-def test_util_unauthorized_raises() -> None:
-    with pytest.raises(ResolverUnauthorizedError):
-        response_of("export function response(ctx) { util.unauthorized(); }")
+def test_util_unauthorized_ends_the_handler_unauthorized() -> None:
+    outcome = response_of("export function response(ctx) { util.unauthorized(); return 7; }")
+    assert outcome.unauthorized
+    assert outcome.value is None
 
 
 def test_append_error_keeps_the_value() -> None:

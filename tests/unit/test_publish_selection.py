@@ -8,7 +8,7 @@ from typing import Any
 from graphql import FieldNode, OperationDefinitionNode, parse
 
 from lambdashare.adapters.aws.appsync_publisher import PUBLISH_MUTATION
-from lambdashare.emulator.appsync_js import ResolverCode, ResolverError, ResolverUnauthorizedError
+from lambdashare.emulator.appsync_js import ResolverCode, ResolverError
 from lambdashare.emulator.runtime import DEFAULT_AUTH_MODE, TEMPLATE_PATH
 from lambdashare.emulator.schema_rules import SchemaRules
 from lambdashare.emulator.template import load_wiring
@@ -42,7 +42,9 @@ def filtered_fields() -> set[str]:
             run.request({"arguments": arguments, "identity": identity, "stash": {}})
             try:
                 outcome = run.response(None)
-            except (ResolverError, ResolverUnauthorizedError):  # refused for this caller: no filter
+            except ResolverError:  # refused for this caller: no filter
+                continue
+            if outcome.unauthorized:
                 continue
             for group in (outcome.subscription_filter or {}).get("filterGroup", []):
                 names |= {f["fieldName"].split(".")[0] for f in group["filters"]}

@@ -55,16 +55,14 @@ class ResolverError(Exception):
         self.error_info = error_info
 
 
-class ResolverUnauthorizedError(Exception):
-    """`util.unauthorized()`."""
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a handler returned, and what it left behind (appended errors, a subscription filter)."""
 
     value: Any
     early_return: bool = False
+    #: `util.unauthorized()` was called: the field is AppSync's `Unauthorized` (the caller raises it)
+    unauthorized: bool = False
     appended_errors: list[dict[str, Any]] = field(default_factory=list)
     subscription_filter: dict[str, Any] | None = None
 
@@ -132,7 +130,7 @@ class ResolverRun:
         if kind == "error":
             raise ResolverError(answer["message"], answer["errorType"], answer["data"], answer["errorInfo"])
         if kind == "unauthorized":
-            raise ResolverUnauthorizedError(self._name)
+            return Outcome(value=None, unauthorized=True)
         return Outcome(
             value=answer["value"],
             early_return=kind == "earlyReturn",

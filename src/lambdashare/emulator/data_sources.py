@@ -18,7 +18,7 @@ import strawberry
 from graphql import GraphQLResolveInfo, print_ast
 from graphql.execution.values import get_argument_values
 
-from lambdashare.emulator.appsync_js import Outcome, ResolverCode, ResolverUnauthorizedError
+from lambdashare.emulator.appsync_js import Outcome, ResolverCode
 from lambdashare.emulator.auth import Caller
 from lambdashare.emulator.dispatcher import Function
 from lambdashare.emulator.errors import FieldUnauthorizedError
@@ -99,12 +99,11 @@ class RequestContext:
     async def _run(self, code: ResolverCode, source: FieldSource, raw: GraphQLResolveInfo) -> Outcome:
         """request handler -> data source -> response handler, as an AppSync UNIT resolver runs them."""
         run = code.start()
-        try:
-            outcome = run.request(self._context(raw))
-            if not outcome.early_return:
-                outcome = run.response(*await self._data_source(source, outcome.value))
-        except ResolverUnauthorizedError:
-            raise FieldUnauthorizedError(raw.parent_type.name, raw.field_name) from None
+        outcome = run.request(self._context(raw))
+        if not (outcome.early_return or outcome.unauthorized):
+            outcome = run.response(*await self._data_source(source, outcome.value))
+        if outcome.unauthorized:
+            raise FieldUnauthorizedError(raw.parent_type.name, raw.field_name)
         for appended in outcome.appended_errors:
             self.appended_errors.append(_located(appended, raw))
         return outcome

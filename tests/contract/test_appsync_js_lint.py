@@ -7,10 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from lambdashare.emulator.runtime import TEMPLATE_PATH
-from lambdashare.emulator.template import JS_RUNTIME, _CfnLoader
+from lambdashare.emulator.template import JS_RUNTIME, read_template
 from tests.npm import NPM_TIMEOUT_S, installed_node
 
 LINT_DIR = Path(__file__).resolve().parents[1] / "appsync-js"
@@ -19,7 +18,7 @@ LINT_TIMEOUT_S = 120  # a failure guard, not a timing assertion
 
 def resolver_code() -> dict[str, str]:
     """Every APPSYNC_JS Code block of the template, by its resource's logical id."""
-    resources = yaml.load(TEMPLATE_PATH.read_text(encoding="utf-8"), Loader=_CfnLoader)["Resources"]
+    resources = read_template(TEMPLATE_PATH)["Resources"]
     return {
         name: resource["Properties"]["Code"]
         for name, resource in resources.items()

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lambdashare.emulator.template import TemplateError, _CfnLoader, _literal
+from lambdashare.emulator.template import TemplateError, _literal, read_template
 
 #: Cognito's defaults for what a template leaves out.
 _DEFAULT_POLICY = {
@@ -59,10 +57,7 @@ def _one(resources: dict[str, Any], type_: str, path: Path) -> dict[str, Any]:
 
 
 def load_pool_settings(path: Path) -> PoolSettings:
-    try:
-        template = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise TemplateError(f"cannot read {path}: {exc}") from None
+    template = read_template(path)
     resources: dict[str, Any] = template.get("Resources") or {}
     parameters: dict[str, Any] = template.get("Parameters") or {}
     pool = _one(resources, "AWS::Cognito::UserPool", path)

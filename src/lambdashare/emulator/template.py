@@ -118,11 +118,17 @@ def _resolver_code(logical_id: str, props: dict[str, Any]) -> str | None:
     return code
 
 
-def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
+def read_template(path: Path) -> dict[str, Any]:
+    """template.yaml as data, CloudFormation's short tags included."""
     try:
-        template = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+        template: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"cannot read {path}: {exc}") from None
+    return template
+
+
+def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
+    template = read_template(path)
     resources: dict[str, Any] = template.get("Resources") or {}
     parameters: dict[str, Any] = template.get("Parameters") or {}
     globals_fn = (template.get("Globals") or {}).get("Function") or {}

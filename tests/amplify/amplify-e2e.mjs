@@ -8,8 +8,8 @@
 //
 // LAMBDASHARE_AUTH_MODE=userPool: instead of the API key, sign up and sign in a new user with Amplify Auth
 // against the local user pool (`userPoolEndpoint` and the pool's ids from <base>/config.json), with
-// USER_PASSWORD_AUTH and LAMBDASHARE_PASSWORD, refresh its tokens, then do everything below as that user
-// (authMode 'userPool').
+// Amplify's default sign-in (USER_SRP_AUTH: no authFlowType) and LAMBDASHARE_PASSWORD, refresh its tokens,
+// then do everything below as that user (authMode 'userPool').
 //
 // stdout: one JSON object per line, in this order (tests/e2e/test_amplify.py reads them):
 //   {"step":"signedIn","signedIn":{...}} userPool mode only: the sign-up and sign-in results, the session's ids
@@ -159,7 +159,7 @@ async function signUpAndIn() {
   const username = `amplify-${Date.now()}-${process.pid}@example.com`;
   const password = process.env.LAMBDASHARE_PASSWORD;
   const signedUp = await signUp({ username, password, options: { userAttributes: { email: username } } });
-  const signedIn = await signIn({ username, password, options: { authFlowType: 'USER_PASSWORD_AUTH' } });
+  const signedIn = await signIn({ username, password }); // Amplify's default flow: USER_SRP_AUTH
   const { tokens } = await fetchAuthSession();
   const refreshed = await fetchAuthSession({ forceRefresh: true }); // Amplify's refresh: GetTokensFromRefreshToken
   emit({

@@ -3,7 +3,8 @@
 Amplify dials `wss://<host>/graphql/realtime` for any non-AppSync endpoint, so this is the only
 way to run it against the emulator: a mutation (`requestUpload`) and a query (`file`) over HTTPS,
 and an `onFileHashed` subscription over the AppSync real-time protocol on wss; with the API key, and
-as a user whom Amplify Auth signed up and signed in against the local user pool (`userPoolEndpoint`).
+as a user whom Amplify Auth signed up and signed in against the local user pool (`userPoolEndpoint`)
+with its default `signIn` (USER_SRP_AUTH).
 
 The Node side is tests/amplify/amplify-e2e.mjs; its dependencies are pinned by
 tests/amplify/package-lock.json and installed once with `npm ci` into tests/amplify/node_modules.
@@ -34,6 +35,7 @@ from tests.npm import NPM_TIMEOUT_S, installed_node
 
 AMPLIFY_DIR = Path(__file__).resolve().parents[1] / "amplify"
 SCRIPT = AMPLIFY_DIR / "amplify-e2e.mjs"
+PASSWORD = "Amplify-Test-9-password"  # the user's, in userPool mode
 CERT_FILE = "tls-cert.pem"  # what `serve --tls` writes into the data dir (lambdashare.tls.CERT_FILE)
 
 # Failure guards only: nothing below asserts on how long anything takes.
@@ -193,7 +195,7 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
                 **os.environ,
                 "NODE_EXTRA_CA_CERTS": str(tls_emulator.cert_path),
                 "LAMBDASHARE_AUTH_MODE": auth_mode,
-                "LAMBDASHARE_PASSWORD": "Amplify-Test-9-password",
+                "LAMBDASHARE_PASSWORD": PASSWORD,
             },
         )
     node = NodeProcess(process, stderr_path)
@@ -254,14 +256,19 @@ def test_amplify_js_mutation_subscription_and_query_over_tls(
         assert not pool_calls
         assert all(e["headers"].get("x-api-key") == tls_emulator.api_key for e in api_calls)
     else:
-        # signed up, in and refreshed over the cognito-idp protocol; the API then called with the session's access token
+        # signed up, in (SRP: the password never sent) and refreshed over the cognito-idp protocol; the API then
+        # called with the session's access token
         targets = [e["headers"]["x-amz-target"] for e in pool_calls]
-        assert targets[:3] == [
+        assert targets[:4] == [
             "AWSCognitoIdentityProviderService.SignUp",
             "AWSCognitoIdentityProviderService.InitiateAuth",
+            "AWSCognitoIdentityProviderService.RespondToAuthChallenge",
             "AWSCognitoIdentityProviderService.GetTokensFromRefreshToken",
         ]
-        assert pool_calls[1]["body"]["AuthFlow"] == "USER_PASSWORD_AUTH"
+        assert pool_calls[1]["body"]["AuthFlow"] == "USER_SRP_AUTH"
+        assert pool_calls[2]["body"]["ChallengeName"] == "PASSWORD_VERIFIER"
+        assert pool_calls[2]["body"]["ChallengeResponses"]["USERNAME"] == signed_in["sub"]
+        assert all(PASSWORD not in json.dumps(call["body"]) for call in pool_calls[1:])
         socket_header = json.loads(base64.urlsafe_b64decode(opened[0]["protocols"][1].removeprefix("header-") + "=="))
         for headers in [*(call["headers"] for call in api_calls), {k.lower(): v for k, v in socket_header.items()}]:
             assert "x-api-key" not in headers

@@ -2,13 +2,16 @@
 
 boto3 reaches the emulator at `<base>/cognito-idp/` (from GET /config.json) with no credentials: the
 operations an app calls are unsigned on Cognito too. Its tokens are then used on the GraphQL API.
+`USER_SRP_AUTH` is driven by pycognito's `AWSSRP`, a stock Cognito SRP client, over the same boto3 client.
 """
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +21,7 @@ import jwt
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pycognito.aws_srp import AWSSRP, N_HEX
 
 from tests.e2e.clients import REQUEST_UPLOAD
 from tests.e2e.conftest import Emulator
@@ -457,3 +461,167 @@ def test_adding_to_an_undeclared_group_or_an_unknown_user_fails(emulator: Emulat
     assert [r.returncode for r in results] == [1, 1]
     assert "UserNotFoundException" in results[0].stderr
     assert "ResourceNotFoundException: Group not found." in results[1].stderr
+
+
+# ---------------------------------------------------------------- USER_SRP_AUTH, with a stock SRP client
+
+
+def srp_client(cognito: Any, config: dict[str, Any], email: str, password: str = PASSWORD) -> AWSSRP:
+    return AWSSRP(
+        username=email,
+        password=password,
+        pool_id=config["userPoolId"],
+        client_id=config["userPoolClientId"],
+        client=cognito,
+    )
+
+
+def srp_challenge(cognito: Any, config: dict[str, Any], client: AWSSRP) -> dict[str, Any]:
+    """InitiateAuth USER_SRP_AUTH with the client's USERNAME and SRP_A."""
+    result: dict[str, Any] = cognito.initiate_auth(
+        ClientId=config["userPoolClientId"], AuthFlow="USER_SRP_AUTH", AuthParameters=client.get_auth_params()
+    )
+    return result
+
+
+def srp_answer(client: AWSSRP, challenge: dict[str, Any], **changed: str) -> dict[str, str]:
+    """The client's ChallengeResponses to the PASSWORD_VERIFIER challenge, with some ChallengeParameters changed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pycognito's datetime.utcnow(), on Python >= 3.12
+        answer: dict[str, str] = client.process_challenge(
+            {**challenge["ChallengeParameters"], **changed}, client.get_auth_params()
+        )
+    return answer
+
+
+def respond(cognito: Any, config: dict[str, Any], answer: dict[str, str]) -> dict[str, Any]:
+    result: dict[str, Any] = cognito.respond_to_auth_challenge(
+        ClientId=config["userPoolClientId"], ChallengeName="PASSWORD_VERIFIER", ChallengeResponses=answer
+    )
+    return result
+
+
+def test_srp_sign_in_with_a_stock_client_and_use_the_api(
+    emulator: Emulator, config: dict[str, Any], cognito: Any
+) -> None:
+    # GIVEN a signed-up user
+    email = new_email()
+    sub = sign_up(cognito, config, email)["UserSub"]
+
+    # WHEN pycognito signs them in with USER_SRP_AUTH, the password never sent
+    client = srp_client(cognito, config, email)
+    challenge = srp_challenge(cognito, config, client)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pycognito's datetime.utcnow(), on Python >= 3.12
+        tokens = client.authenticate_user()["AuthenticationResult"]
+
+    # THEN the challenge is Cognito's PASSWORD_VERIFIER, naming the user by their internal name (their sub)
+    assert challenge["ChallengeName"] == "PASSWORD_VERIFIER"
+    parameters = challenge["ChallengeParameters"]
+    assert set(parameters) == {"SALT", "SECRET_BLOCK", "SRP_B", "USERNAME", "USER_ID_FOR_SRP"}
+    assert parameters["USERNAME"] == parameters["USER_ID_FOR_SRP"] == sub
+    assert "Session" not in challenge
+
+    # AND the tokens are the ones a password sign-in gets
+    assert tokens["TokenType"] == "Bearer"
+    assert tokens["RefreshToken"]
+    id_claims = jwt.decode(tokens["IdToken"], options={"verify_signature": False})
+    assert (id_claims["sub"], id_claims["cognito:username"], id_claims["email"]) == (sub, sub, email)
+
+    # AND the ID token works on the API, and the refresh token refreshes
+    ticket = as_user(
+        emulator,
+        tokens["IdToken"],
+        REQUEST_UPLOAD,
+        {"input": {"name": "srp.txt", "size": 3, "contentType": "text/plain"}},
+    )["data"]["requestUpload"]
+    assert ticket["file"]["id"] in {
+        item["id"]
+        for item in as_user(emulator, tokens["IdToken"], "{ files { items { id } } }")["data"]["files"]["items"]
+    }
+    refreshed = cognito.initiate_auth(
+        ClientId=config["userPoolClientId"],
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+    )["AuthenticationResult"]
+    assert jwt.decode(refreshed["IdToken"], options={"verify_signature": False})["sub"] == sub
+
+
+def test_srp_wrong_password_and_unknown_user_get_the_same_answer(config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN a signed-up user, and an email nobody signed up with
+    email, nobody = new_email(), new_email()
+    sign_up(cognito, config, email)
+
+    # WHEN the user answers the challenge with a wrong password, and the stranger answers theirs
+    wrong = srp_client(cognito, config, email, "Wrong-Horse-9-battery")
+    stranger = srp_client(cognito, config, nobody)
+    wrong_challenge, stranger_challenge = (srp_challenge(cognito, config, c) for c in (wrong, stranger))
+    with pytest.raises(ClientError) as wrong_password:
+        respond(cognito, config, srp_answer(wrong, wrong_challenge))
+    with pytest.raises(ClientError) as unknown_user:
+        respond(cognito, config, srp_answer(stranger, stranger_challenge))
+
+    # THEN the stranger's challenge looks like a real one: the same members, a made-up internal name (not the
+    # email), and the same salt and name when asked again
+    assert stranger_challenge["ChallengeName"] == "PASSWORD_VERIFIER"
+    made_up = stranger_challenge["ChallengeParameters"]
+    assert set(made_up) == set(wrong_challenge["ChallengeParameters"])
+    assert str(uuid.UUID(made_up["USER_ID_FOR_SRP"])) == made_up["USER_ID_FOR_SRP"] == made_up["USERNAME"]
+    again = srp_challenge(cognito, config, srp_client(cognito, config, nobody))["ChallengeParameters"]
+    assert (again["SALT"], again["USER_ID_FOR_SRP"]) == (made_up["SALT"], made_up["USER_ID_FOR_SRP"])
+
+    # AND both answers are refused alike
+    assert error_of(wrong_password) == ("NotAuthorizedException", WRONG_CREDENTIALS, 400)
+    assert error_of(unknown_user) == error_of(wrong_password)
+
+
+def flip_a_byte(secret_block: str) -> str:
+    raw = bytearray(base64.b64decode(secret_block))
+    raw[len(raw) // 2] ^= 0x01
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def test_a_tampered_secret_block_signature_or_user_is_refused(config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN two signed-up users, and the first one's challenges
+    email, other = new_email(), new_email()
+    for user in (email, other):
+        sign_up(cognito, config, user)
+    client = srp_client(cognito, config, email)
+
+    # WHEN the first answers with a changed SECRET_BLOCK (signed as changed), with a changed signature, and
+    # with the other user's name
+    challenge = srp_challenge(cognito, config, client)
+    changed_block = flip_a_byte(challenge["ChallengeParameters"]["SECRET_BLOCK"])
+    tampered_block = srp_answer(client, challenge, SECRET_BLOCK=changed_block)
+    tampered_signature = srp_answer(client, srp_challenge(cognito, config, client))
+    tampered_signature["PASSWORD_CLAIM_SIGNATURE"] = base64.b64encode(b"\x00" * 32).decode()
+    other_user = {**srp_answer(client, srp_challenge(cognito, config, client)), "USERNAME": other}
+    refused = []
+    for answer in (tampered_block, tampered_signature, other_user):
+        with pytest.raises(ClientError) as excinfo:
+            respond(cognito, config, answer)
+        refused.append(error_of(excinfo))
+
+    # THEN each is NotAuthorizedException, while an untouched answer signs the user in
+    assert refused == [("NotAuthorizedException", WRONG_CREDENTIALS, 400)] * 3
+    assert respond(cognito, config, srp_answer(client, srp_challenge(cognito, config, client)))["AuthenticationResult"]
+
+
+@pytest.mark.parametrize("srp_a", ["0", N_HEX, "2" + "0" * 10 + "x"], ids=["zero", "N", "not-hex"])
+def test_an_srp_a_that_is_zero_modulo_n_or_not_hex_is_refused(config: dict[str, Any], cognito: Any, srp_a: str) -> None:
+    # GIVEN a signed-up user
+    email = new_email()
+    sign_up(cognito, config, email)
+
+    # WHEN a client starts SRP with an A the server must not accept (A = 0 mod N would fix the session key)
+    with pytest.raises(ClientError) as excinfo:
+        cognito.initiate_auth(
+            ClientId=config["userPoolClientId"],
+            AuthFlow="USER_SRP_AUTH",
+            AuthParameters={"USERNAME": email, "SRP_A": srp_a},
+        )
+
+    # THEN it is refused before any challenge is made
+    code, message, status = error_of(excinfo)
+    assert (code, status) == ("InvalidParameterException", 400)
+    assert "SRP_A" in message

@@ -1,27 +1,30 @@
 """Unit tests for the local user pool's rules (`emulator/user_pool_api.py`) with the settings of
 template.yaml (`emulator/pool_settings.py`) and its SQLite store: what the e2e tests cannot reach
-cheaply (other template settings, a clock past a token's expiry, what is stored on disk)."""
+cheaply (other template settings, a clock past a token's or an SRP challenge's expiry, what is stored on disk)."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from argon2 import PasswordHasher
+from pycognito.aws_srp import AWSSRP
 
 from lambdashare.adapters.local._sqlite import DB_FILE
 from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
 from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.template import TemplateError
-from lambdashare.emulator.user_pool_api import REFRESH_TOKEN_TTL_S, CognitoError, UserPoolApi
+from lambdashare.emulator.user_pool_api import CHALLENGE_TTL_S, REFRESH_TOKEN_TTL_S, CognitoError, UserPoolApi
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 PASSWORD = "Correct-Horse-9-battery"
+WRONG_CREDENTIALS = "Incorrect username or password."
 #: Cheap argon2 parameters: these tests are about the rules, not the hash's cost.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -142,19 +145,130 @@ def test_without_prevent_user_existence_errors_an_unknown_user_is_named(tmp_path
     assert excinfo.value.error_type == "UserNotFoundException"
 
 
-def test_srp_is_allowed_by_the_client_but_not_served_locally(tmp_path: Path) -> None:
-    # GIVEN the template's client, which allows USER_SRP_AUTH
-    api = api_for(tmp_path)
+def srp_challenge(api: UserPoolApi, tmp_path: Path, client: AWSSRP) -> dict[str, Any]:
+    result: dict[str, Any] = api.initiate_auth(
+        {"ClientId": client_id(tmp_path), "AuthFlow": "USER_SRP_AUTH", "AuthParameters": client.get_auth_params()}
+    )
+    return result
 
-    # WHEN a client asks for SRP
+
+def srp_respond(api: UserPoolApi, tmp_path: Path, client: AWSSRP, challenge: dict[str, Any]) -> dict[str, Any]:
+    """pycognito's answer to the challenge, sent as RespondToAuthChallenge."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pycognito's datetime.utcnow(), on Python >= 3.12
+        answer = client.process_challenge(challenge["ChallengeParameters"], client.get_auth_params())
+    result: dict[str, Any] = api.respond_to_auth_challenge(
+        {"ClientId": client_id(tmp_path), "ChallengeName": "PASSWORD_VERIFIER", "ChallengeResponses": answer}
+    )
+    return result
+
+
+def srp_client(tmp_path: Path, email: str = "alice@example.com", password: str = PASSWORD) -> AWSSRP:
+    pool = UserPool.load_or_create(tmp_path / "data")
+    return AWSSRP(username=email, password=password, pool_id=pool.pool_id, client_id=pool.client_id, client=object())
+
+
+def test_an_srp_challenge_expires_after_cognitos_three_minutes(tmp_path: Path) -> None:
+    # GIVEN a user's SRP challenge
+    clock = FakeClock()
+    api = api_for(tmp_path, clock=clock)
+    sign_up(api, tmp_path)
+    client = srp_client(tmp_path)
+    challenge = srp_challenge(api, tmp_path, client)
+
+    # WHEN it is answered, correctly, once its three minutes have passed
+    clock.now += CHALLENGE_TTL_S
     with pytest.raises(CognitoError) as excinfo:
-        api.initiate_auth(
-            {"ClientId": client_id(tmp_path), "AuthFlow": "USER_SRP_AUTH", "AuthParameters": {"USERNAME": "a@b.c"}}
+        srp_respond(api, tmp_path, client, challenge)
+
+    # THEN it is refused; a fresh challenge, answered at once, is not
+    assert (excinfo.value.error_type, excinfo.value.message) == ("NotAuthorizedException", WRONG_CREDENTIALS)
+    assert srp_respond(api, tmp_path, client, srp_challenge(api, tmp_path, client))["AuthenticationResult"]
+
+
+def test_a_user_without_a_verifier_gets_one_at_their_next_password_sign_in(tmp_path: Path) -> None:
+    # GIVEN a user stored before USER_SRP_AUTH was served: no SRP salt or verifier
+    api = api_for(tmp_path)
+    sign_up(api, tmp_path)
+    with sqlite3.connect(tmp_path / "data" / DB_FILE) as db:
+        db.execute("UPDATE users SET srp_salt = NULL, srp_verifier = NULL")
+    client = srp_client(tmp_path)
+
+    # WHEN they sign in with SRP, then with USER_PASSWORD_AUTH, then with SRP again
+    with pytest.raises(CognitoError) as before:
+        srp_respond(api, tmp_path, client, srp_challenge(api, tmp_path, client))
+    sign_in(api, tmp_path)
+    after = srp_respond(api, tmp_path, client, srp_challenge(api, tmp_path, client))
+
+    # THEN SRP fails as a wrong password would until the password sign-in has made their verifier
+    assert (before.value.error_type, before.value.message) == ("NotAuthorizedException", WRONG_CREDENTIALS)
+    assert after["AuthenticationResult"]["IdToken"]
+
+
+def test_a_users_table_from_before_srp_gains_the_verifier_columns(tmp_path: Path) -> None:
+    # GIVEN a database whose users table has no SRP columns
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute(
+            "CREATE TABLE users (sub TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, attributes TEXT NOT NULL,"
+            " password_hash TEXT NOT NULL, created_at INTEGER NOT NULL)"
+        )
+        db.execute("INSERT INTO users VALUES ('s-1', 'old@example.com', '{}', '$argon2id$x', 1)")
+
+    # WHEN the store opens it
+    user = SqliteUserStore(data_dir).find_user("old@example.com")
+
+    # THEN the user is still there, without a verifier
+    assert user is not None
+    assert (user.sub, user.srp_salt, user.srp_verifier) == ("s-1", None, None)
+
+
+def test_without_prevent_user_existence_errors_srp_names_an_unknown_user(tmp_path: Path) -> None:
+    # GIVEN a client with PreventUserExistenceErrors LEGACY
+    api = api_for(
+        tmp_path, template_with(tmp_path, "PreventUserExistenceErrors: ENABLED", "PreventUserExistenceErrors: LEGACY")
+    )
+
+    # WHEN an unknown user starts SRP
+    with pytest.raises(CognitoError) as excinfo:
+        srp_challenge(api, tmp_path, srp_client(tmp_path, "nobody@example.com"))
+
+    # THEN Cognito's legacy answer says the user does not exist
+    assert excinfo.value.error_type == "UserNotFoundException"
+
+
+@pytest.mark.parametrize(
+    ("changed", "error_type", "message"),
+    [
+        ({"TIMESTAMP": "2026-11-25T21:00:00Z"}, "InvalidParameterException", "TIMESTAMP format should be"),
+        ({"TIMESTAMP": None}, "InvalidParameterException", "Missing required parameter TIMESTAMP"),
+        ({"PASSWORD_CLAIM_SIGNATURE": "not base64!"}, "NotAuthorizedException", WRONG_CREDENTIALS),
+        ({"PASSWORD_CLAIM_SECRET_BLOCK": "AAAA"}, "NotAuthorizedException", WRONG_CREDENTIALS),
+    ],
+)
+def test_a_malformed_srp_answer_is_refused(
+    tmp_path: Path, changed: dict[str, str | None], error_type: str, message: str
+) -> None:
+    # GIVEN a user's correct answer to their challenge, with one member changed or left out
+    api = api_for(tmp_path)
+    sign_up(api, tmp_path)
+    client = srp_client(tmp_path)
+    challenge = srp_challenge(api, tmp_path, client)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pycognito's datetime.utcnow(), on Python >= 3.12
+        answer = client.process_challenge(challenge["ChallengeParameters"], client.get_auth_params())
+    answer = {name: value for name, value in {**answer, **changed}.items() if value is not None}
+
+    # WHEN it is sent
+    with pytest.raises(CognitoError) as excinfo:
+        api.respond_to_auth_challenge(
+            {"ClientId": client_id(tmp_path), "ChallengeName": "PASSWORD_VERIFIER", "ChallengeResponses": answer}
         )
 
-    # THEN it is told to use USER_PASSWORD_AUTH
-    assert excinfo.value.error_type == "UnsupportedOperationException"
-    assert "USER_PASSWORD_AUTH" in excinfo.value.message
+    # THEN Cognito's error says what is wrong
+    assert excinfo.value.error_type == error_type
+    assert message in excinfo.value.message
 
 
 def test_a_refresh_token_expires_after_thirty_days(tmp_path: Path) -> None:

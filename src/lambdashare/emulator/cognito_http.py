@@ -29,6 +29,7 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 OPERATIONS: dict[str, Callable[[UserPoolApi, Mapping[str, Any]], dict[str, Any]]] = {
     "SignUp": UserPoolApi.sign_up,
     "InitiateAuth": UserPoolApi.initiate_auth,
+    "RespondToAuthChallenge": UserPoolApi.respond_to_auth_challenge,
     "GetTokensFromRefreshToken": UserPoolApi.get_tokens_from_refresh_token,
     "GetUser": UserPoolApi.get_user,
     "GlobalSignOut": UserPoolApi.global_sign_out,

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_FILE = "idp-key.pem"
 POOL_FILE = "idp.json"
@@ -88,6 +89,19 @@ class UserPool:
         if not isinstance(key, RSAPrivateKey):
             raise ValueError(f"{key_path} does not hold an RSA private key")
         return cls(stored["pool_id"], stored["client_id"], stored["region"], stored["kid"], key)
+
+    @property
+    def name(self) -> str:
+        """The pool id without its region: what Cognito's SRP hashes with the user's id."""
+        return self.pool_id.split("_", 1)[1]
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte secret key for one purpose, derived (HKDF) from the pool's signing key: the pool's other
+        secrets need no file of their own, and last as long as the pool does."""
+        material = self.private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(material)
 
     def sub_for(self, username: str) -> str:
         """The same user gets the same `sub` from every token of this pool."""

@@ -2,13 +2,16 @@
 
 One method per cognito-idp operation, taking the request's JSON body and returning the response's.
 Users are confirmed at sign-up (no code is sent); tokens are the RS256 tokens `identity_provider`
-signs and AppSync's auth mode verifies. Not responsible for the wire format (`cognito_http`) or for
-storage (`adapters/local/sqlite_user_store`).
+signs and AppSync's auth mode verifies. A password sign-in is `USER_PASSWORD_AUTH` or `USER_SRP_AUTH`
+(whose numbers are `srp`'s). Not responsible for the wire format (`cognito_http`) or for storage
+(`adapters/local/sqlite_user_store`).
 Spec: https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_Operations.html
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -28,12 +31,15 @@ from lambdashare.adapters.local.sqlite_user_store import (
     UnknownUserError,
     UsernameTakenError,
 )
+from lambdashare.emulator import srp
 from lambdashare.emulator.identity_provider import InvalidJwtError, UserPool
 from lambdashare.emulator.pool_settings import PoolSettings
 
 #: Cognito's defaults for an app client that sets no token validity.
 TOKEN_TTL_S = 3600
 REFRESH_TOKEN_TTL_S = 30 * 86400
+#: How long a PASSWORD_VERIFIER challenge can be answered: Cognito's default AuthSessionValidity.
+CHALLENGE_TTL_S = 180
 #: The characters Cognito counts as symbols in a password policy.
 SYMBOLS = frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 #: Attributes a client may set at sign-up (Cognito's standard, writable ones).
@@ -60,6 +66,14 @@ WRITABLE_ATTRIBUTES = frozenset(
 )
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WRONG_CREDENTIALS = "Incorrect username or password."
+#: SRP_A as a client sends it: hex, at most twice the group's size.
+_SRP_A = re.compile(r"^[0-9a-fA-F]{1,1536}$")
+#: Cognito's TIMESTAMP ("EEE MMM d HH:mm:ss z yyyy" in English), e.g. "Tue Nov 5 21:00:00 UTC 2026".
+_TIMESTAMP = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2} "
+    r"\d{2}:\d{2}:\d{2} UTC \d{4}$"
+)
+_SRP_RESPONSES = ("USERNAME", "PASSWORD_CLAIM_SECRET_BLOCK", "TIMESTAMP", "PASSWORD_CLAIM_SIGNATURE")
 _FLOWS = {  # AuthFlow -> the ExplicitAuthFlows entry that allows it
     "USER_PASSWORD_AUTH": "ALLOW_USER_PASSWORD_AUTH",
     "REFRESH_TOKEN_AUTH": "ALLOW_REFRESH_TOKEN_AUTH",
@@ -99,6 +113,14 @@ def _string(body: Mapping[str, Any], member: str) -> str:
     return value
 
 
+def _parameter(parameters: Mapping[str, Any], name: str) -> str:
+    """A required member of AuthParameters or ChallengeResponses."""
+    value = parameters.get(name)
+    if not isinstance(value, str) or not value:
+        raise _invalid(f"Missing required parameter {name}")
+    return value
+
+
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -119,6 +141,9 @@ class UserPoolApi:
         self._clock = clock
         # checked against when the user is unknown, so both answers take as long (no user-existence leak)
         self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self._decoy_verifier = srp.make_verifier(user_pool.name, str(uuid.uuid4()), secrets.token_urlsafe(16)).verifier
+        self._decoy_key = user_pool.derive_key("lambdashare SRP decoy identities")
+        self._secret_blocks = srp.SecretBlocks(user_pool.derive_key("lambdashare SRP SECRET_BLOCK"))
 
     # ---------------------------------------------------------------- operations
 
@@ -135,12 +160,15 @@ class UserPoolApi:
             attributes["email"] = username
         self._check_password(password)
         sub = str(uuid.uuid4())
+        verifier = srp.make_verifier(self._pool.name, sub, password)  # the user's USER_ID_FOR_SRP is their sub
         user = StoredUser(
             sub=sub,
             username=username.lower(),
             attributes={**attributes, "email_verified": "false"},
             password_hash=self._hasher.hash(password),
             created_at=int(self._clock()),
+            srp_salt=f"{verifier.salt:x}",
+            srp_verifier=f"{verifier.verifier:x}",
         )
         try:
             self._store.create_user(user)
@@ -158,6 +186,8 @@ class UserPoolApi:
         parameters = body.get("AuthParameters") or {}
         if not isinstance(parameters, dict):
             raise _invalid("AuthParameters must be a map of strings")
+        if flow == "USER_SRP_AUTH":
+            return self._srp_challenge(client_id, parameters)
         if flow == "USER_PASSWORD_AUTH":
             result = self._password_sign_in(client_id, parameters)
         elif flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
@@ -168,6 +198,34 @@ class UserPoolApi:
                 f"{flow} is not supported by the local user pool; sign in with USER_PASSWORD_AUTH",
             )
         return {"ChallengeParameters": {}, "AuthenticationResult": result}
+
+    def respond_to_auth_challenge(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The answer to USER_SRP_AUTH's PASSWORD_VERIFIER challenge, the only challenge the local pool asks."""
+        client_id = self._client(body)
+        if _string(body, "ChallengeName") != "PASSWORD_VERIFIER":
+            raise CognitoError("NotAuthorizedException", "Invalid session for the user.")
+        responses = body.get("ChallengeResponses") or {}
+        if not isinstance(responses, dict):
+            raise _invalid("ChallengeResponses must be a map of strings")
+        username, secret_block, timestamp, signature = (_parameter(responses, name) for name in _SRP_RESPONSES)
+        if not _TIMESTAMP.match(timestamp):
+            raise _invalid("TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
+        try:
+            challenge, signed_block = self._secret_blocks.open(secret_block, self._clock())
+            claimed = base64.b64decode(signature, validate=True)
+        except (srp.InvalidSecretBlockError, binascii.Error):
+            raise CognitoError("NotAuthorizedException", _WRONG_CREDENTIALS) from None
+        user = self._store.find_user(username)
+        if (
+            user is None  # a decoy challenge's user id is nobody's
+            or user.sub != challenge.user_id
+            or challenge.client_id != client_id
+            or not srp.signature_matches(
+                challenge.key, self._pool.name, challenge.user_id, signed_block, timestamp, claimed
+            )
+        ):
+            raise CognitoError("NotAuthorizedException", _WRONG_CREDENTIALS)
+        return {"ChallengeParameters": {}, "AuthenticationResult": self._start_session(client_id, user)}
 
     def get_tokens_from_refresh_token(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """What Amplify JS calls to refresh; without refresh-token rotation it is REFRESH_TOKEN_AUTH."""
@@ -240,17 +298,47 @@ class UserPoolApi:
                 raise CognitoError("InvalidPasswordException", f"Password did not conform with policy: {why}")
 
     def _password_sign_in(self, client_id: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        username, password = parameters.get("USERNAME"), parameters.get("PASSWORD")
-        for name, value in (("USERNAME", username), ("PASSWORD", password)):
-            if not isinstance(value, str) or not value:
-                raise _invalid(f"Missing required parameter {name}")
-        assert isinstance(username, str) and isinstance(password, str)
+        username, password = _parameter(parameters, "USERNAME"), _parameter(parameters, "PASSWORD")
         user = self._store.find_user(username)
         if not self._password_matches(user, password):
             if user is None and not self._settings.prevent_user_existence_errors:
                 raise CognitoError("UserNotFoundException", "User does not exist.")
             raise CognitoError("NotAuthorizedException", _WRONG_CREDENTIALS)
         assert user is not None
+        if user.srp_verifier is None:  # signed up before USER_SRP_AUTH was served: now it can be
+            verifier = srp.make_verifier(self._pool.name, user.sub, password)
+            self._store.set_srp_verifier(user.sub, f"{verifier.salt:x}", f"{verifier.verifier:x}")
+        return self._start_session(client_id, user)
+
+    def _srp_challenge(self, client_id: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """USER_SRP_AUTH's PASSWORD_VERIFIER challenge. An unknown user (or one without a verifier yet) gets a
+        decoy that only a wrong answer can follow: a stable made-up id and salt, the same work, the same shape."""
+        username, client_public = _parameter(parameters, "USERNAME"), _parameter(parameters, "SRP_A")
+        if not _SRP_A.match(client_public) or int(client_public, 16) % srp.N == 0:
+            raise _invalid("Invalid SRP_A: it must be a hex number that is not 0 modulo N")
+        user = self._store.find_user(username)
+        if user is None and not self._settings.prevent_user_existence_errors:
+            raise CognitoError("UserNotFoundException", "User does not exist.")
+        if user is not None and user.srp_salt and user.srp_verifier:
+            user_id, salt, verifier = user.sub, int(user.srp_salt, 16), int(user.srp_verifier, 16)
+        else:
+            user_id, salt = srp.decoy_identity(self._decoy_key, username.lower())
+            verifier = self._decoy_verifier
+        server_public, key = srp.session_key(verifier, int(client_public, 16))
+        challenge = srp.Challenge(user_id, client_id, key, int(self._clock()) + CHALLENGE_TTL_S)
+        return {
+            "ChallengeName": "PASSWORD_VERIFIER",
+            "ChallengeParameters": {
+                "SALT": f"{salt:x}",
+                "SECRET_BLOCK": self._secret_blocks.seal(challenge),
+                "SRP_B": f"{server_public:x}",
+                "USERNAME": user_id,
+                "USER_ID_FOR_SRP": user_id,
+            },
+        }
+
+    def _start_session(self, client_id: str, user: StoredUser) -> dict[str, Any]:
+        """A new sign-in of `user`: its session, and the tokens with a new refresh token."""
         now = int(self._clock())
         session = Session(str(uuid.uuid4()), user.sub, client_id, now, now + REFRESH_TOKEN_TTL_S, None)
         refresh_token = secrets.token_urlsafe(64)

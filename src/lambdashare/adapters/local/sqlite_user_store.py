@@ -1,12 +1,13 @@
 """The local user pool's state in SQLite: users, their groups, and their sign-in sessions.
 
-Stores only what it is given: passwords arrive already hashed (argon2) and refresh tokens as their
-SHA-256, so the database holds no secret a client could replay. Not responsible for Cognito's rules:
-`emulator/user_pool_api.py` applies them.
+Stores only what it is given: passwords arrive already hashed (argon2, and as an SRP verifier) and refresh
+tokens as their SHA-256, so the database holds no secret a client could replay. Not responsible for
+Cognito's rules: `emulator/user_pool_api.py` applies them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -21,7 +22,9 @@ CREATE TABLE IF NOT EXISTS users (
     username TEXT NOT NULL UNIQUE,  -- the sign-in name, lower-cased: Cognito's are case-insensitive
     attributes TEXT NOT NULL,       -- JSON: {"email": ..., ...}
     password_hash TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    srp_salt TEXT,                  -- hex; with srp_verifier, what USER_SRP_AUTH checks (NULL: not yet made)
+    srp_verifier TEXT               -- hex, v = g^x mod N
 );
 CREATE TABLE IF NOT EXISTS user_groups (
     sub TEXT NOT NULL REFERENCES users (sub),
@@ -56,6 +59,9 @@ class StoredUser:
     attributes: dict[str, str]
     password_hash: str
     created_at: int
+    #: Hex, as `emulator/srp.py` makes them: the SRP salt and verifier (None for a user made before SRP was served).
+    srp_salt: str | None = None
+    srp_verifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +78,28 @@ class SqliteUserStore:
     def __init__(self, data_dir: Path) -> None:
         self._conn = connect(data_dir)
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(users)")}
+        for column in ("srp_salt", "srp_verifier"):  # a users table made before USER_SRP_AUTH was served
+            if column not in columns:
+                with contextlib.suppress(sqlite3.OperationalError):  # "duplicate column": another process was first
+                    self._conn.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT")
         self._lock = threading.Lock()
 
     def create_user(self, user: StoredUser) -> None:
         with self._lock:
             try:
                 self._conn.execute(
-                    "INSERT INTO users (sub, username, attributes, password_hash, created_at) VALUES (?,?,?,?,?)",
-                    (user.sub, user.username, json.dumps(user.attributes), user.password_hash, user.created_at),
+                    "INSERT INTO users (sub, username, attributes, password_hash, created_at, srp_salt, srp_verifier)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (
+                        user.sub,
+                        user.username,
+                        json.dumps(user.attributes),
+                        user.password_hash,
+                        user.created_at,
+                        user.srp_salt,
+                        user.srp_verifier,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise UsernameTakenError(user.username) from None
@@ -88,10 +108,18 @@ class SqliteUserStore:
         """By sign-in name (case-insensitive) or by `sub`, as Cognito accepts either."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT sub, username, attributes, password_hash, created_at FROM users WHERE username = ? OR sub = ?",
+                "SELECT sub, username, attributes, password_hash, created_at, srp_salt, srp_verifier FROM users"
+                " WHERE username = ? OR sub = ?",
                 (name_or_sub.lower(), name_or_sub),
             ).fetchone()
-        return StoredUser(row[0], row[1], json.loads(row[2]), row[3], row[4]) if row else None
+        return StoredUser(row[0], row[1], json.loads(row[2]), *row[3:]) if row else None
+
+    def set_srp_verifier(self, sub: str, srp_salt: str, srp_verifier: str) -> None:
+        """Give a user made before USER_SRP_AUTH was served their verifier (made at their next password sign-in)."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE users SET srp_salt = ?, srp_verifier = ? WHERE sub = ?", (srp_salt, srp_verifier, sub)
+            )
 
     def add_to_group(self, username: str, group: str) -> None:
         with self._lock:

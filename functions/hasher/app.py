@@ -5,6 +5,7 @@ Not responsible for the rules (see `lambdashare.domain.hash_file`): it unpacks r
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -21,6 +22,9 @@ from lambdashare.ports.publisher import Publisher
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+#: Seconds kept back from Lambda's timeout to write FAILED and publish it when hashing runs out of time
+#: (a tenth of a budget shorter than 300 s).
+FINISH_MARGIN_S = 30.0
 
 
 @cache
@@ -38,13 +42,22 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="TestEventsIgnored", unit=MetricUnit.Count, value=1)
         return {"outcomes": []}
     ports = ports_from_env()
+    # one budget for every record of the event: what Lambda leaves us, less the time to fail cleanly
+    remaining_s = context.get_remaining_time_in_millis() / 1000
+    deadline = time.monotonic() + remaining_s - min(FINISH_MARGIN_S, remaining_s / 10)
     outcomes: list[Outcome] = []
     for record in event.records:
         s3_object = record.s3.get_object
         key = unquote_plus(s3_object.key)
         bucket = record.s3.bucket.name
         outcome = hash_object(
-            ports.table, ports.blobs, _publisher(), bucket=bucket, key=key, uploaded_at=_ms(record.event_time)
+            ports.table,
+            ports.blobs,
+            _publisher(),
+            bucket=bucket,
+            key=key,
+            uploaded_at=_ms(record.event_time),
+            deadline=deadline,
         )
         logger.info(
             "object processed",

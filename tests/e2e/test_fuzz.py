@@ -563,7 +563,7 @@ def test_known_operations_with_random_variables(target: Target) -> None:
             "name": SHORT_TEXT,
             "size": numbers,
             "createdAt": AWS_DATETIMES,
-            "status": st.one_of(st.sampled_from(["PENDING", "UPLOADED", "HASHING", "HASHED", "FAILED"]), SHORT_TEXT),
+            "status": st.one_of(st.sampled_from(["PENDING", "HASHING", "HASHED", "FAILED"]), SHORT_TEXT),
         },
         optional={"owner": SHORT_TEXT, "error": SHORT_TEXT, "hashedAt": AWS_DATETIMES, "hashes": anything},
     )

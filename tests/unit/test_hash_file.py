@@ -7,6 +7,7 @@ state, one publish, whatever the number of deliveries.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,9 +18,10 @@ import pytest
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.backends import ports_from_env
-from lambdashare.domain.errors import PublishError
+from lambdashare.domain.errors import BlobNotFoundError, PublishError
 from lambdashare.domain.files import files_by_hash, object_key
 from lambdashare.domain.hash_file import Outcome, hash_object
+from lambdashare.domain.hashing import CHUNK_SIZE
 from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import ALGORITHMS, FileRecord, aws_datetime
 from lambdashare.emulator.events import s3_object_created
@@ -169,6 +171,86 @@ def test_sha256_mismatch_ends_failed_naming_both_hashes(table: SqliteTable, blob
     assert files_by_hash(table, announced, Principal(None, admin=True)) == []
     assert files_by_hash(table, hashlib.sha256(body).hexdigest(), Principal(None, admin=True)) == []
     assert len(publisher.published) == 1
+
+
+def test_object_whose_file_record_is_gone_is_deleted_not_hashed(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN an object stored for a file whose record was deleted (deleteFile, or a PENDING file that expired)
+    body = b"nobody will ever see these hashes"
+    record = pending_file(table, size=len(body))
+    table.delete_item(record.id)
+    store(blobs, record.key, body)
+    publisher = RecordingPublisher()
+
+    # WHEN its event is delivered
+    outcome = hash_object(table, blobs, publisher, bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
+
+    # THEN the object is deleted, nothing is hashed or published, and no record comes back
+    assert outcome == Outcome(record.id, "orphan-deleted")
+    with pytest.raises(BlobNotFoundError):
+        list(blobs.open_chunks(record.key, 1024))
+    assert publisher.published == []
+    assert table.get_item(record.id) is None
+
+
+def test_bytes_arriving_clear_the_pending_expiry(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN a PENDING file that expires at some instant, and its stored object
+    body = b"arrived in time"
+    record = pending_file(table, size=len(body))
+    table.update_item(record.id, {"ttl": 2_000_000_000}, status_in={"PENDING"})
+    store(blobs, record.key, body)
+
+    # WHEN its event is delivered
+    hash_object(table, blobs, RecordingPublisher(), bucket=blobs.bucket, key=record.key, uploaded_at=UPLOADED_AT)
+
+    # THEN the file no longer expires
+    item = table.get_item(record.id)
+    assert item is not None and item["status"] == "HASHED" and item["ttl"] is None
+
+
+def test_hashing_past_the_deadline_ends_failed_and_says_so(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN a stored object of several chunks, and a deadline that has already passed (a tiny time budget)
+    body = b"x" * (2 * CHUNK_SIZE + 1)
+    record = pending_file(table, size=len(body))
+    store(blobs, record.key, body)
+    publisher = RecordingPublisher()
+
+    # WHEN its event is delivered with that deadline
+    outcome = hash_object(
+        table,
+        blobs,
+        publisher,
+        bucket=blobs.bucket,
+        key=record.key,
+        uploaded_at=UPLOADED_AT,
+        deadline=time.monotonic() - 1,
+    )
+
+    # THEN the hasher stops reading instead of being killed: FAILED, with an error naming the time limit, published
+    assert outcome == Outcome(record.id, "FAILED")
+    item = table.get_item(record.id)
+    assert item is not None and item["status"] == "FAILED" and item["hashes"] is None
+    assert item["error"] == f"Hashing stopped after 0 of {len(body)} bytes: the hasher's time limit was reached."
+    assert [(p["status"], p["error"]) for p in publisher.published] == [("FAILED", item["error"])]
+
+
+def test_handler_stops_hashing_within_the_time_lambda_gives_it(
+    hasher: tuple[Any, RecordingPublisher], table: SqliteTable, blobs: FileBlobStore
+) -> None:
+    # GIVEN a stored object, and an invocation whose context has no time left
+    app, publisher = hasher
+    body = b"y" * (CHUNK_SIZE + 1)
+    record = pending_file(table, size=len(body))
+    store(blobs, record.key, body)
+    event = s3_object_created(bucket="local", key=record.key, size=len(body), etag="0" * 32, region="us-east-1")
+
+    # WHEN the handler is invoked with a zero-second budget
+    result = app.handler(event, LambdaContext(function_name="HasherFunction", timeout_s=0))
+
+    # THEN the file is FAILED (not left HASHING by a killed invocation), and that is published
+    assert result == {"outcomes": [{"fileId": record.id, "status": "FAILED"}]}
+    item = table.get_item(record.id)
+    assert item is not None and "time limit" in item["error"]
+    assert [p["status"] for p in publisher.published] == ["FAILED"]
 
 
 # --- through the Lambda handler, with S3's event shape ------------------------------------------------

@@ -124,7 +124,7 @@ def _expiry(expires_in: int) -> str:
 
 def with_download(record: FileRecord, blobs: BlobStore, expires_in: int) -> dict[str, Any]:
     view = record.to_graphql()
-    if record.status in (FileStatus.UPLOADED, FileStatus.HASHING, FileStatus.HASHED):
+    if record.status in (FileStatus.HASHING, FileStatus.HASHED):
         view["downloadUrl"] = blobs.presign_get(record.key, file_name=record.name, expires_in=expires_in)
     else:
         view["downloadUrl"] = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lambdashare.domain.errors import BlobNotFoundError, ConditionFailedError
@@ -25,12 +27,29 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Outcome:
     file_id: str | None
-    status: str  # HASHED, FAILED, or why nothing was done: "other-bucket", "unknown-key", "missing", "duplicate"
+    #: HASHED, FAILED, "orphan-deleted" (no file record: the object was deleted), or why nothing was
+    #: done: "other-bucket", "unknown-key", "duplicate"
+    status: str
+
+
+class _OutOfTime(Exception):
+    def __init__(self, hashed: int) -> None:
+        super().__init__(hashed)
+        self.hashed = hashed
 
 
 def hash_object(
-    table: Table, blobs: BlobStore, publisher: Publisher, *, bucket: str, key: str, uploaded_at: str
+    table: Table,
+    blobs: BlobStore,
+    publisher: Publisher,
+    *,
+    bucket: str,
+    key: str,
+    uploaded_at: str,
+    deadline: float | None = None,
 ) -> Outcome:
+    """`deadline` (a `time.monotonic()` instant) is when hashing must stop so the file can still be
+    marked FAILED and published before the invocation is killed; None: no limit."""
     if bucket != blobs.bucket:
         # another bucket's notification pointed at this function: its keys may name our files' ids,
         # but its bytes are not the ones our upload URLs wrote
@@ -42,25 +61,42 @@ def hash_object(
         return Outcome(None, "unknown-key")
     item = table.get_item(file_id)
     if item is None:
-        return Outcome(file_id, "missing")
+        return _delete_orphan(blobs, file_id, key)
     if item["status"] in FINAL:
         return _publish_once(table, publisher, item, "duplicate")
     try:
-        table.update_item(file_id, {"status": FileStatus.HASHING.value, "uploaded_at": uploaded_at}, status_in=HASHABLE)
+        # the bytes are here: the file no longer expires (ttl None is ignored by DynamoDB's TTL and the sweeper)
+        table.update_item(
+            file_id,
+            {"status": FileStatus.HASHING.value, "uploaded_at": uploaded_at, "ttl": None},
+            status_in=HASHABLE,
+        )
     except ConditionFailedError:
+        if table.get_item(file_id) is None:  # deleted (or expired) since the read above
+            return _delete_orphan(blobs, file_id, key)
         return Outcome(file_id, "duplicate")
 
     record = FileRecord.from_item(item)
-    changes = _hash_and_verify(blobs, record)
+    changes = _hash_and_verify(blobs, record, deadline)
     try:
         final = table.update_item(file_id, changes, status_in={FileStatus.HASHING.value})
     except ConditionFailedError:
         # another delivery finished first, or the file was deleted meanwhile
         latest = table.get_item(file_id)
-        if latest is None or latest["status"] not in FINAL:
-            return Outcome(file_id, "missing" if latest is None else "duplicate")
+        if latest is None:
+            return _delete_orphan(blobs, file_id, key)
+        if latest["status"] not in FINAL:
+            return Outcome(file_id, "duplicate")
         return _publish_once(table, publisher, latest, "duplicate")
     return _publish_once(table, publisher, final, final["status"])
+
+
+def _delete_orphan(blobs: BlobStore, file_id: str, key: str) -> Outcome:
+    """An object without a file record (the file was deleted, or expired while PENDING) is never hashed:
+    nobody could see the result, and its bytes would stay in storage for good."""
+    blobs.delete_blob(key)
+    logger.warning("deleted an object whose file record is gone", extra={"file_id": file_id, "key": key})
+    return Outcome(file_id, "orphan-deleted")
 
 
 def _publish_once(table: Table, publisher: Publisher, item: dict[str, object], outcome: str) -> Outcome:
@@ -74,11 +110,16 @@ def _publish_once(table: Table, publisher: Publisher, item: dict[str, object], o
     return Outcome(file_id, outcome)
 
 
-def _hash_and_verify(blobs: BlobStore, record: FileRecord) -> dict[str, object]:
+def _hash_and_verify(blobs: BlobStore, record: FileRecord, deadline: float | None) -> dict[str, object]:
     try:
-        digests = hash_chunks(blobs.open_chunks(record.key, CHUNK_SIZE))
+        chunks = blobs.open_chunks(record.key, CHUNK_SIZE)
+        digests = hash_chunks(chunks if deadline is None else _until(deadline, chunks))
     except BlobNotFoundError:
         return _failed("The uploaded object is no longer in storage.")
+    except _OutOfTime as stopped:
+        return _failed(
+            f"Hashing stopped after {stopped.hashed} of {record.size} bytes: the hasher's time limit was reached."
+        )
     if digests.size != record.size:
         return _failed(f"Size mismatch: {record.size} bytes were declared, {digests.size} were stored.")
     sha256 = digests.hexdigests["sha256"]
@@ -90,6 +131,16 @@ def _hash_and_verify(blobs: BlobStore, record: FileRecord) -> dict[str, object]:
     if record.expected_sha256 is not None and record.expected_sha256 != sha256:
         changes.update(_failed(f"sha256 mismatch: expected {record.expected_sha256}, computed {sha256}."))
     return changes
+
+
+def _until(deadline: float, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks, until `deadline` passes: then `_OutOfTime`, rather than being killed mid-read."""
+    hashed = 0
+    for chunk in chunks:
+        if time.monotonic() >= deadline:
+            raise _OutOfTime(hashed)
+        hashed += len(chunk)
+        yield chunk
 
 
 def _failed(error: str) -> dict[str, object]:

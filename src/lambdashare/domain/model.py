@@ -15,14 +15,13 @@ ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
 
 class FileStatus(StrEnum):
     PENDING = "PENDING"
-    UPLOADED = "UPLOADED"
     HASHING = "HASHING"
     HASHED = "HASHED"
     FAILED = "FAILED"
 
 
 #: States the hasher may (re)start from: a crash mid-hash leaves HASHING behind, and it must resume.
-HASHABLE = frozenset({FileStatus.PENDING, FileStatus.UPLOADED, FileStatus.HASHING})
+HASHABLE = frozenset({FileStatus.PENDING, FileStatus.HASHING})
 FINAL = frozenset({FileStatus.HASHED, FileStatus.FAILED})
 
 
@@ -48,6 +47,9 @@ class FileRecord:
     uploaded_at: str | None = None
     hashed_at: str | None = None
     published: bool = False
+    #: Epoch seconds after which a file still PENDING is deleted (DynamoDB TTL on AWS, the sweeper
+    #: locally); None once its bytes have arrived.
+    ttl: int | None = None
 
     @property
     def sha256(self) -> str | None:
@@ -65,6 +67,8 @@ class FileRecord:
         known = {k: v for k, v in item.items() if k in fields}
         known["status"] = FileStatus(known["status"])
         known["size"] = int(known["size"])
+        if known.get("ttl") is not None:
+            known["ttl"] = int(known["ttl"])
         return cls(**known)
 
     def to_graphql(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ def request_upload(input: dict[str, Any]) -> dict[str, Any]:
         owner=caller(router).owner,
         expires_in=p.settings.upload_expires,
         max_size=p.settings.max_upload_size,
+        pending_grace=p.settings.pending_grace,
     )
     metrics.add_metric(name="UploadsRequested", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BytesRequested", unit=MetricUnit.Bytes, value=ticket["file"]["size"])

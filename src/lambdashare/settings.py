@@ -24,6 +24,11 @@ SECRET_ENV = "LAMBDASHARE_SECRET"
 UPLOAD_EXPIRES_ENV = "LAMBDASHARE_UPLOAD_EXPIRES"
 DOWNLOAD_EXPIRES_ENV = "LAMBDASHARE_DOWNLOAD_EXPIRES"
 MAX_UPLOAD_SIZE_ENV = "LAMBDASHARE_MAX_UPLOAD_SIZE"
+PENDING_GRACE_ENV = "LAMBDASHARE_PENDING_GRACE"
+#: The template's MaxUploadSize default (its comment derives it): 32 GiB, what one hasher run can hash.
+DEFAULT_MAX_UPLOAD_SIZE = 32 * 1024**3
+#: The template's PendingGracePeriod default: a PENDING file expires a day after its upload URL.
+DEFAULT_PENDING_GRACE = 86400
 REGION_ENV = "AWS_REGION"
 #: Only for S3/DynamoDB-compatible servers (tests, SeaweedFS, DynamoDB Local); unset on AWS.
 DYNAMODB_ENDPOINT_ENV = "LAMBDASHARE_DYNAMODB_ENDPOINT"
@@ -83,6 +88,7 @@ class Settings:
     upload_expires: int
     download_expires: int
     max_upload_size: int
+    pending_grace: int = DEFAULT_PENDING_GRACE
     dynamodb_endpoint: str | None = None
     s3_endpoint: str | None = None
 
@@ -103,7 +109,8 @@ class Settings:
             region=read_config(environ, REGION_ENV, str, "us-east-1"),
             upload_expires=read_config(environ, UPLOAD_EXPIRES_ENV, int, 900),
             download_expires=read_config(environ, DOWNLOAD_EXPIRES_ENV, int, 300),
-            max_upload_size=read_config(environ, MAX_UPLOAD_SIZE_ENV, int, 5 * 1024**4),
+            max_upload_size=read_config(environ, MAX_UPLOAD_SIZE_ENV, int, DEFAULT_MAX_UPLOAD_SIZE),
+            pending_grace=read_config(environ, PENDING_GRACE_ENV, positive_int, DEFAULT_PENDING_GRACE),
             dynamodb_endpoint=read_config(environ, DYNAMODB_ENDPOINT_ENV, str, None),
             s3_endpoint=read_config(environ, S3_ENDPOINT_ENV, str, None),
         )

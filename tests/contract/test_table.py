@@ -78,6 +78,19 @@ def test_numbers_come_back_as_int_and_float(table: Table) -> None:
     assert (got["ratio"], type(got["ratio"])) == (0.25, float)
 
 
+def test_the_pending_expiry_is_a_number_until_the_bytes_clear_it(table: Table) -> None:
+    # GIVEN a PENDING file that expires at an epoch second (DynamoDB's TTL reads only Number attributes)
+    item = new_item(ttl=1_900_000_123)
+    table.put_item(item)
+    got = table.get_item(item["id"])
+    assert got is not None and (got["ttl"], type(got["ttl"])) == (1_900_000_123, int)
+    # WHEN its bytes arrive and the hasher clears the expiry
+    new = table.update_item(item["id"], {"status": FileStatus.HASHING.value, "ttl": None}, status_in=HASHABLE)
+    # THEN it no longer expires (None: no Number for the TTL to act on)
+    assert new["ttl"] is None
+    assert table.get_item(item["id"]) == {**item, "status": "HASHING", "ttl": None}
+
+
 # --- conditional update --------------------------------------------------------------------------
 def test_update_returns_the_new_item(table: Table) -> None:
     # GIVEN a PENDING file

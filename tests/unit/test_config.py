@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from lambdashare.emulator.config import HASH_WORKERS_ENV, KA_INTERVAL_ENV, EmulatorConfig
+from lambdashare.emulator.config import HASH_WORKERS_ENV, KA_INTERVAL_ENV, SWEEP_INTERVAL_ENV, EmulatorConfig
 from lambdashare.settings import (
     DATA_DIR_ENV,
     MAX_UPLOAD_SIZE_ENV,
+    PENDING_GRACE_ENV,
     SECRET_ENV,
     ConfigError,
     Settings,
@@ -65,7 +66,10 @@ def test_positive_numbers_are_read() -> None:
     assert positive_float("0.5") == 0.5
 
 
-@pytest.mark.parametrize(("name", "raw"), [(HASH_WORKERS_ENV, "abc"), (HASH_WORKERS_ENV, "0"), (KA_INTERVAL_ENV, "x")])
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [(HASH_WORKERS_ENV, "abc"), (HASH_WORKERS_ENV, "0"), (KA_INTERVAL_ENV, "x"), (SWEEP_INTERVAL_ENV, "0")],
+)
 def test_the_emulator_config_names_a_bad_setting_before_touching_the_data_dir(
     tmp_path: Path, name: str, raw: str
 ) -> None:
@@ -79,15 +83,20 @@ def test_the_emulator_config_names_a_bad_setting_before_touching_the_data_dir(
 
 def test_the_emulator_config_reads_its_numbers(tmp_path: Path) -> None:
     # GIVEN / WHEN
-    config = EmulatorConfig.from_env({DATA_DIR_ENV: str(tmp_path), HASH_WORKERS_ENV: "3", KA_INTERVAL_ENV: "2.5"})
+    config = EmulatorConfig.from_env(
+        {DATA_DIR_ENV: str(tmp_path), HASH_WORKERS_ENV: "3", KA_INTERVAL_ENV: "2.5", SWEEP_INTERVAL_ENV: "0.5"}
+    )
     # THEN
-    assert (config.hash_workers, config.ka_interval_s) == (3, 2.5)
+    assert (config.hash_workers, config.ka_interval_s, config.sweep_interval_s) == (3, 2.5, 0.5)
+    # AND the sweeper runs every minute unless told otherwise
+    assert EmulatorConfig.from_env({DATA_DIR_ENV: str(tmp_path)}).sweep_interval_s == 60.0
 
 
-def test_the_function_settings_name_a_bad_number(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "raw"), [(MAX_UPLOAD_SIZE_ENV, "lots"), (PENDING_GRACE_ENV, "0")])
+def test_the_function_settings_name_a_bad_number(tmp_path: Path, name: str, raw: str) -> None:
     # GIVEN / WHEN / THEN
-    with pytest.raises(ConfigError, match=f"^Config '{MAX_UPLOAD_SIZE_ENV}' has an invalid value"):
-        Settings.from_env({DATA_DIR_ENV: str(tmp_path), SECRET_ENV: "s", MAX_UPLOAD_SIZE_ENV: "lots"})
+    with pytest.raises(ConfigError, match=f"^Config '{name}' has an invalid value"):
+        Settings.from_env({DATA_DIR_ENV: str(tmp_path), SECRET_ENV: "s", name: raw})
 
 
 def test_serve_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:

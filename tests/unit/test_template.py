@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -13,7 +14,18 @@ from typing import Any
 import pytest
 from graphql import ObjectTypeDefinitionNode, ObjectTypeExtensionNode, parse
 
-from lambdashare.settings import Settings
+from functions.hasher.app import FINISH_MARGIN_S
+from lambdashare.domain.model import FileRecord
+from lambdashare.settings import (
+    DEFAULT_MAX_UPLOAD_SIZE,
+    DEFAULT_PENDING_GRACE,
+    MAX_UPLOAD_SIZE_ENV,
+    PENDING_GRACE_ENV,
+    Settings,
+)
+
+#: S3's largest object.
+MAX_S3_OBJECT = 5 * 1024**4
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -420,6 +432,56 @@ def test_the_hashers_reserved_concurrency_is_a_parameter() -> None:
         "Fn::Not": [{"Fn::Equals": [{"Ref": "HasherReservedConcurrency"}, 0]}]
     }
     assert template["Parameters"]["HasherReservedConcurrency"]["MinValue"] == 0
+
+
+def test_dynamodb_ttl_expires_pending_files_by_the_records_ttl_field() -> None:
+    # GIVEN the template WHEN transformed
+    resources = _transformed()["Resources"]
+    # THEN the table's TTL is on the attribute the file record writes (epoch seconds while PENDING)
+    assert resources["FilesTable"]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert "ttl" in {f.name for f in dataclasses.fields(FileRecord)}
+    # AND the resolver function learns the grace period from the template's parameter
+    variables = resources["ResolverFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables[PENDING_GRACE_ENV] == {"Ref": "PendingGracePeriod"}
+    assert _template()["Parameters"]["PendingGracePeriod"]["Default"] == DEFAULT_PENDING_GRACE
+
+
+def test_the_size_limit_follows_from_what_one_hasher_run_can_hash() -> None:
+    # GIVEN the template's limits WHEN transformed
+    template = _template()
+    resources = _transformed()["Resources"]
+    hasher = resources["HasherFunction"]["Properties"]
+    (invoke_config,) = _of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+    max_size = template["Parameters"]["MaxUploadSize"]["Default"]
+    # THEN the hasher has Lambda's longest run and 2 vCPUs (1 per 1,769 MB)
+    assert hasher["Timeout"] == 900
+    assert template["Parameters"]["HasherMemorySize"]["Default"] // 1769 == 2
+    # AND the largest accepted file hashes within that run at the derived rate (40 MiB/s, a safety
+    # factor of 2 over the slower of the hash and S3 read bounds), after the hasher's finishing margin
+    budget_s = hasher["Timeout"] - FINISH_MARGIN_S
+    assert max_size <= 40 * 1024**2 * budget_s
+    assert max_size == DEFAULT_MAX_UPLOAD_SIZE and max_size <= MAX_S3_OBJECT
+    # AND requestUpload is told that limit; an event waits at most long enough for three full attempts
+    assert resources["ResolverFunction"]["Properties"]["Environment"]["Variables"][MAX_UPLOAD_SIZE_ENV] == {
+        "Ref": "MaxUploadSize"
+    }
+    assert 3 * hasher["Timeout"] + 180 <= invoke_config["Properties"]["MaximumEventAgeInSeconds"] <= 3600
+    # AND a PENDING file outlives its URL by more than the event may wait, so no upload it is still hashing expires
+    assert (
+        template["Parameters"]["PendingGracePeriod"]["MinValue"]
+        >= invoke_config["Properties"]["MaximumEventAgeInSeconds"]
+    )
+
+
+def test_the_hasher_may_delete_only_uploaded_objects() -> None:
+    # GIVEN the hasher's role
+    resources = _transformed()["Resources"]
+    role = resources["HasherFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    # THEN it may delete objects (those whose file record is gone), under uploads/ only
+    deleting = [s for s in _statements(resources[role]) if "s3:DeleteObject" in _as_list(s["Action"])]
+    assert len(deleting) == 1
+    (resource,) = _as_list(deleting[0]["Resource"])
+    assert resource["Fn::Sub"][0].endswith("/uploads/*")
 
 
 def test_alarms_watch_the_failure_queue_and_every_function_and_notify_the_topic_if_given() -> None:

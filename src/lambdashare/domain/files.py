@@ -84,18 +84,29 @@ def request_upload(
     owner: str | None,
     expires_in: int,
     max_size: int,
+    pending_grace: int,
 ) -> dict[str, Any]:
-    """Write a PENDING file and return an upload ticket for a single presigned request."""
+    """Write a PENDING file and return an upload ticket for a single presigned request.
+
+    The file expires (`ttl`) `pending_grace` seconds after its upload URL does, unless its bytes come.
+    """
     byte_size = _whole_bytes(size, "size")
-    if byte_size > min(max_size, MAX_SINGLE_PUT):
-        raise ValidationError(f"size must be at most {min(max_size, MAX_SINGLE_PUT)} bytes.")
+    if byte_size > max_size:
+        raise ValidationError(
+            f"size must be at most {max_size} bytes: this deployment's limit (MaxUploadSize), "
+            "the largest file its hasher can hash in one run."
+        )
+    if byte_size > MAX_SINGLE_PUT:
+        raise ValidationError(f"size must be at most {MAX_SINGLE_PUT} bytes.")
     file_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
     record = FileRecord(
         id=file_id,
         name=_validate_name(name),
         size=byte_size,
         key=object_key(file_id),
-        created_at=aws_datetime(),
+        created_at=aws_datetime(now),
+        ttl=int(now.timestamp()) + expires_in + pending_grace,
         content_type=_validate_content_type(content_type),
         owner=owner,
         expected_sha256=normalise_sha256(sha256) if sha256 is not None else None,

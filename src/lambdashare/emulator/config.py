@@ -27,6 +27,7 @@ API_KEY_ENV = "LAMBDASHARE_API_KEY"
 API_KEY_EXPIRES_ENV = "LAMBDASHARE_API_KEY_EXPIRES"
 KA_INTERVAL_ENV = "LAMBDASHARE_KA_INTERVAL"
 HASH_WORKERS_ENV = "LAMBDASHARE_HASH_WORKERS"
+SWEEP_INTERVAL_ENV = "LAMBDASHARE_SWEEP_INTERVAL"
 TLS_CA_ENV = "LAMBDASHARE_TLS_CA"
 SECRETS_FILE = "emulator.json"
 DEFAULT_DATA_DIR = ".lambdashare"
@@ -88,6 +89,8 @@ class EmulatorConfig:
     ka_interval_s: float
     hash_workers: int
     tls_ca: str | None
+    #: Seconds between two runs of the sweeper (expired PENDING files).
+    sweep_interval_s: float = 60.0
     #: The API key is refused from this instant on; None: it never expires.
     api_key_expires: datetime | None = None
 
@@ -101,6 +104,7 @@ class EmulatorConfig:
         ka_interval_s = s.read_config(environ, KA_INTERVAL_ENV, s.positive_float, 60.0)
         hash_workers = s.read_config(environ, HASH_WORKERS_ENV, s.positive_int, 2)
         tls_ca: str | None = s.read_config(environ, TLS_CA_ENV, str, None)
+        sweep_interval_s = s.read_config(environ, SWEEP_INTERVAL_ENV, s.positive_float, 60.0)
         api_key_expires = api_key_expiry(environ)
         stored = load_or_create_secrets(data_dir)
         return cls(
@@ -114,6 +118,7 @@ class EmulatorConfig:
             ka_interval_s=ka_interval_s,
             hash_workers=hash_workers,
             tls_ca=tls_ca,
+            sweep_interval_s=sweep_interval_s,
             api_key_expires=api_key_expires,
         )
 

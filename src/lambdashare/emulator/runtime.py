@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
+from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
 from lambdashare.api.schema import AppSyncSchema, schema
 from lambdashare.emulator.appsync_js import CodeError, ResolverCode
@@ -25,6 +26,7 @@ from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFun
 from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
+from lambdashare.emulator.sweeper import Sweeper, expire_pending
 from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, TemplateError, Wiring, load_wiring
 from lambdashare.emulator.user_pool_api import UserPoolApi
 from lambdashare.schema_export import appsync_sdl
@@ -99,6 +101,11 @@ class Runtime:
                 timeout_s=spec.timeout_s,
             )
         self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
+        # DynamoDB's TTL, locally; each further sweep (e.g. S3's lifecycle rule for multipart uploads) is one entry
+        self.sweeper = Sweeper(
+            {"expired-pending": expire_pending(SqliteTable(config.data_dir), self.blobs)},
+            config.sweep_interval_s,
+        )
 
     def _environ(self, spec: FunctionSpec) -> dict[str, str]:
         """The template's values, then what the user set for the emulator, then the local endpoints."""
@@ -118,8 +125,10 @@ class Runtime:
 
     async def start(self) -> None:
         await self.dispatcher.resume()
+        self.sweeper.start()
 
     async def stop(self) -> None:
+        await self.sweeper.stop()
         await self.dispatcher.stop()
         for function in self.functions.values():
             function.close()

@@ -6,7 +6,9 @@ Spec: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateI
 Table design (template.yaml declares exactly this; `table_definition()` builds it for tests):
 
 - ``BillingMode: PAY_PER_REQUEST``; ``StreamSpecification: NEW_AND_OLD_IMAGES`` (analytics);
-  point-in-time recovery on (template only: not part of CreateTable).
+  point-in-time recovery on, and TTL on ``ttl`` (template only: not part of CreateTable).
+  ``ttl`` is a Number (epoch seconds) on PENDING files and NULL once their bytes have arrived,
+  so DynamoDB deletes only PENDING files whose upload never came (typically within days of expiry).
 - Primary key: ``id`` (S, HASH).
 - GSI ``bySha256``: ``sha256`` (S, HASH) + ``createdAt`` (S, RANGE), projection ALL.
   Sparse: only items whose ``hashes`` has a sha256 carry ``sha256`` (HASHED files, and FAILED ones

@@ -81,6 +81,17 @@ class SqliteTable:
             row = self._conn.execute("DELETE FROM files WHERE id = ? RETURNING item", (item_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def delete_expired_pending(self, now: int, limit: int) -> list[dict[str, Any]]:
+        """Delete up to `limit` PENDING items whose `ttl` (epoch seconds) is before `now`, as DynamoDB's TTL
+        would, and return them. Local only: on AWS the table's TTL does this, no code scans for it."""
+        with self._lock:
+            rows = self._conn.execute(
+                "DELETE FROM files WHERE id IN (SELECT id FROM files WHERE status = 'PENDING'"
+                " AND json_extract(item, '$.ttl') < ? LIMIT ?) RETURNING item",
+                (now, limit),
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     def query_by_sha256(self, sha256: str, limit: int) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute(

@@ -1,0 +1,125 @@
+"""The emulator's sweeper: expired PENDING files go as DynamoDB's TTL deletes them, objects included."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lambdashare.adapters.local.file_blob_store import FileBlobStore
+from lambdashare.adapters.local.sqlite_table import SqliteTable
+from lambdashare.domain.errors import BlobNotFoundError, ValidationError
+from lambdashare.domain.files import object_key, request_upload
+from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
+from lambdashare.emulator.sweeper import BATCH, Sweeper, expire_pending
+
+NOW = 1_800_000_000
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> SqliteTable:
+    return SqliteTable(tmp_path)
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> FileBlobStore:
+    return FileBlobStore(tmp_path, bucket="local", public_url="http://127.0.0.1:1", secret="s")
+
+
+def put_file(table: SqliteTable, *, ttl: int | None, status: FileStatus = FileStatus.PENDING) -> FileRecord:
+    file_id = str(uuid.uuid4())
+    record = FileRecord(
+        id=file_id, name="f", size=3, key=object_key(file_id), created_at=aws_datetime(), status=status, ttl=ttl
+    )
+    table.put_item(record.to_item())
+    return record
+
+
+def test_only_pending_files_past_their_ttl_are_swept(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN PENDING files expired and not yet, one expiring this very second, and files whose bytes came
+    expired = put_file(table, ttl=NOW - 1)
+    due_now = put_file(table, ttl=NOW)
+    later = put_file(table, ttl=NOW + 1)
+    hashing = put_file(table, ttl=None, status=FileStatus.HASHING)
+    hashed_with_old_ttl = put_file(table, ttl=NOW - 100, status=FileStatus.HASHED)
+    # AND an object stored for the expired one (bytes that came after all, unhashed)
+    writer = blobs.open_writer(expired.key, 3)
+    writer.write(b"abc")
+    writer.commit()
+
+    # WHEN the sweep runs at NOW
+    removed = expire_pending(table, blobs, clock=lambda: NOW)()
+
+    # THEN only the PENDING file whose ttl is in the past is gone, with its object (DynamoDB's TTL
+    # deletes items whose ttl is before now)
+    assert removed == 1
+    assert table.get_item(expired.id) is None
+    with pytest.raises(BlobNotFoundError):
+        blobs.blob_path(expired.key)
+    for kept in (due_now, later, hashing, hashed_with_old_ttl):
+        assert table.get_item(kept.id) is not None
+
+
+def test_a_backlog_larger_than_a_batch_is_swept_in_one_run(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN more expired PENDING files than one statement deletes
+    ids = [put_file(table, ttl=NOW - 10).id for _ in range(BATCH + 5)]
+    # WHEN the sweep runs once
+    removed = expire_pending(table, blobs, clock=lambda: NOW)()
+    # THEN every one is gone
+    assert removed == BATCH + 5
+    assert all(table.get_item(i) is None for i in ids)
+
+
+def test_a_failing_sweep_is_reported_and_the_others_still_run() -> None:
+    # GIVEN two sweeps, the first of which fails
+    def broken() -> int:
+        raise OSError("disk gone")
+
+    sweeper = Sweeper({"broken": broken, "fine": lambda: 2}, interval_s=60)
+    # WHEN the sweeper runs them once
+    removed = asyncio.run(sweeper.sweep_once())
+    # THEN the failure is reported as -1 and the second sweep ran
+    assert removed == {"broken": -1, "fine": 2}
+
+
+def test_a_requested_upload_expires_after_its_url_and_the_grace_period(
+    table: SqliteTable, blobs: FileBlobStore
+) -> None:
+    # GIVEN / WHEN an upload is requested with a 900 s URL and a 3600 s grace period
+    ticket = request_upload(
+        table,
+        blobs,
+        name="a.bin",
+        size=10,
+        content_type=None,
+        sha256=None,
+        owner=None,
+        expires_in=900,
+        max_size=100,
+        pending_grace=3600,
+    )
+    item = table.get_item(ticket["file"]["id"])
+    # THEN its ttl is its creation (epoch seconds) + 900 + 3600
+    assert item is not None
+    created = int(datetime.fromisoformat(item["created_at"]).timestamp())
+    assert item["ttl"] == created + 900 + 3600
+
+
+def test_a_file_over_the_deployments_limit_is_refused_naming_it(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN / WHEN / THEN a file one byte over the limit is refused, saying why the limit exists
+    with pytest.raises(ValidationError, match=r"^size must be at most 100 bytes: this deployment's limit"):
+        request_upload(
+            table,
+            blobs,
+            name="a.bin",
+            size=101,
+            content_type=None,
+            sha256=None,
+            owner=None,
+            expires_in=900,
+            max_size=100,
+            pending_grace=3600,
+        )

@@ -17,9 +17,10 @@ from gql.transport.appsync_auth import AppSyncApiKeyAuthentication, AppSyncJWTAu
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.websockets import WebsocketsTransport
 
+from lambdashare.domain.model import FILE_SELECTION
 from tests.e2e.conftest import Emulator
 
-FILE_FIELDS = "id name size contentType status error createdAt uploadedAt hashedAt hashes { md5 sha1 sha256 sha512 }"
+FILE_FIELDS = FILE_SELECTION
 REQUEST_UPLOAD = f"""
 mutation Request($input: RequestUploadInput!) {{
   requestUpload(input: $input) {{ file {{ {FILE_FIELDS} }} expiresAt url method headers uploadId parts {{ number }} }}

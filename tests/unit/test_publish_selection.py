@@ -1,13 +1,21 @@
 """The hasher's publishFileHashed selects every field onFileHashed's filter reads: AppSync filters a
-subscription on the triggering mutation's selected fields, so a field left out would match nothing."""
+subscription on the triggering mutation's selected fields, so a field left out would match nothing.
+And the File fields are one list (`model.FILE_FIELDS`) that the schema, the record and the selection follow."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode, parse
+from graphql import (
+    FieldNode,
+    InputObjectTypeDefinitionNode,
+    ObjectTypeDefinitionNode,
+    OperationDefinitionNode,
+    parse,
+)
 
 from lambdashare.adapters.aws.appsync_publisher import PUBLISH_MUTATION
+from lambdashare.domain.model import FILE_FIELDS, FileRecord
 from lambdashare.emulator.appsync_js import ResolverCode, ResolverError
 from lambdashare.emulator.runtime import DEFAULT_AUTH_MODE, TEMPLATE_PATH
 from lambdashare.emulator.schema_rules import SchemaRules
@@ -56,3 +64,24 @@ def test_the_publish_mutation_selects_every_field_the_subscription_filter_reads(
     filtered = filtered_fields()
     assert {"id", "owner"} <= filtered  # the rule filters on both
     assert filtered <= published_fields()
+
+
+def _type_fields(type_name: str) -> list[str]:
+    """The fields of `type_name` in the schema AppSync is given (generated from the strawberry types)."""
+    for definition in parse(appsync_sdl()).definitions:
+        types = (ObjectTypeDefinitionNode, InputObjectTypeDefinitionNode)
+        if isinstance(definition, types) and definition.name.value == type_name:
+            return [f.name.value for f in definition.fields]
+    raise AssertionError(f"{type_name} is not in the schema")
+
+
+def test_the_file_fields_are_written_once_and_every_list_follows_them() -> None:
+    # GIVEN the one list of the File fields a record fills
+    fields = set(FILE_FIELDS)
+    record = FileRecord(id="f1", name="a", size=1, key="uploads/f1", created_at="2024-01-01T00:00:00.000Z")
+    # THEN the schema's File has exactly those (and the per-caller downloadUrl), the hasher's input takes them all,
+    assert set(_type_fields("File")) == fields | {"downloadUrl"}
+    assert set(_type_fields("FileHashedInput")) == fields
+    # AND a record gives exactly those, and the hasher selects exactly those when it publishes
+    assert list(record.to_graphql()) == list(FILE_FIELDS)
+    assert published_fields() == fields

@@ -6,11 +6,31 @@ Not responsible for storage: adapters persist `FileRecord.to_item()` and rebuild
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+
+#: The fields of the GraphQL `File` that a file record fills, in the schema's names: what `to_graphql` gives,
+#: and what the hasher selects when it publishes (AppSync sends subscribers only the fields the mutation
+#: selected). Every `File` field but `downloadUrl`, which depends on who asks.
+FILE_FIELDS = (
+    "id",
+    "name",
+    "size",
+    "contentType",
+    "owner",
+    "status",
+    "hashes",
+    "error",
+    "createdAt",
+    "uploadedAt",
+    "hashedAt",
+)
+#: `FILE_FIELDS` as a GraphQL selection set.
+FILE_SELECTION = " ".join(f"hashes {{ {' '.join(ALGORITHMS)} }}" if f == "hashes" else f for f in FILE_FIELDS)
 
 
 class FileStatus(StrEnum):
@@ -23,6 +43,9 @@ class FileStatus(StrEnum):
 #: States the hasher may (re)start from: a crash mid-hash leaves HASHING behind, and it must resume.
 HASHABLE = frozenset({FileStatus.PENDING, FileStatus.HASHING})
 FINAL = frozenset({FileStatus.HASHED, FileStatus.FAILED})
+
+
+_SNAKE = re.compile(r"[A-Z]")
 
 
 def aws_datetime(moment: datetime | None = None) -> str:
@@ -72,17 +95,13 @@ class FileRecord:
         return cls(**known)
 
     def to_graphql(self) -> dict[str, Any]:
-        """The `File` type as AppSync expects it back from a direct Lambda resolver."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "size": self.size,
-            "contentType": self.content_type,
-            "owner": self.owner,
-            "status": self.status.value,
-            "hashes": dict(self.hashes) if self.hashes else None,
-            "error": self.error,
-            "createdAt": self.created_at,
-            "uploadedAt": self.uploaded_at,
-            "hashedAt": self.hashed_at,
-        }
+        """The `File` type's `FILE_FIELDS` as AppSync expects them back from a direct Lambda resolver."""
+        return {name: self._graphql_value(name) for name in FILE_FIELDS}
+
+    def _graphql_value(self, name: str) -> Any:
+        value = getattr(self, _SNAKE.sub(lambda m: "_" + m.group(0).lower(), name))
+        if isinstance(value, FileStatus):
+            return value.value
+        if isinstance(value, dict):
+            return dict(value)
+        return value

@@ -19,13 +19,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from lambdashare.domain.errors import PublishError
+from lambdashare.domain.model import FILE_FIELDS, FILE_SELECTION
 
-FILE_FIELDS = (
-    "id name size contentType owner status hashes { md5 sha1 sha256 sha512 } error createdAt uploadedAt hashedAt"
-)
+#: Selects every field the record fills, so a subscriber may ask for any of them.
 PUBLISH_MUTATION = (
     "mutation PublishFileHashed($input: FileHashedInput!) {\n"
-    f"  publishFileHashed(input: $input) {{ {FILE_FIELDS} }}\n"
+    f"  publishFileHashed(input: $input) {{ {FILE_SELECTION} }}\n"
     "}"
 )
 _ATTEMPTS = 3
@@ -41,22 +40,7 @@ class AppSyncPublisher:
         self._timeout = timeout
 
     def publish(self, file: Mapping[str, Any]) -> None:
-        fields = {
-            k: file.get(k)
-            for k in (
-                "id",
-                "name",
-                "size",
-                "contentType",
-                "owner",
-                "status",
-                "hashes",
-                "error",
-                "createdAt",
-                "uploadedAt",
-                "hashedAt",
-            )
-        }
+        fields = {k: file.get(k) for k in FILE_FIELDS}
         body = json.dumps({"query": PUBLISH_MUTATION, "variables": {"input": fields}})
         for attempt in range(_ATTEMPTS):
             try:

@@ -30,6 +30,7 @@ from gql.transport.exceptions import TransportConnectionFailed, TransportServerE
 
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.domain.files import object_key
+from lambdashare.settings import DEFAULT_MAX_UPLOAD_SIZE
 from tests.e2e.clients import (
     FILE_FIELDS,
     ON_FILE_HASHED,
@@ -502,6 +503,10 @@ def test_wrong_variable_type_is_200_variable_error(emulator: Emulator, upload_in
         ({"name": "x", "size": -1}, "size"),
         ({"name": "x", "size": 1.5}, "size"),
         ({"name": "x", "size": 6 * 1024**3}, "size"),
+        (
+            {"name": "x", "size": DEFAULT_MAX_UPLOAD_SIZE + 1},
+            f"size must be at most {DEFAULT_MAX_UPLOAD_SIZE} bytes: this deployment's limit (MaxUploadSize)",
+        ),
         ({"name": "", "size": 1}, "name"),
         ({"name": "   ", "size": 1}, "name"),
         ({"name": "a" * 1025, "size": 1}, "name"),
@@ -520,6 +525,7 @@ def test_wrong_variable_type_is_200_variable_error(emulator: Emulator, upload_in
         "negative-size",
         "fractional-size",
         "size-over-5GiB",
+        "size-over-what-one-hasher-run-hashes",
         "empty-name",
         "blank-name",
         "name-too-long",

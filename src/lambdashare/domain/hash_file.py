@@ -1,4 +1,5 @@
-"""The hasher's rules: take an uploaded object to HASHED (or FAILED) exactly once, then publish.
+"""The hasher's rules: take an uploaded object to HASHED (or FAILED) exactly once, then publish;
+delete an object whose file record is gone.
 
 Idempotent under S3's at-least-once delivery: every state change is a conditional update, and
 only the delivery that moves the file to a final state publishes. Not responsible for reading

@@ -5,6 +5,7 @@ Not responsible for the rules (see `lambdashare.domain.hash_file`): it unpacks r
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -16,11 +17,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdashare.backends import build_publisher, ports_from_env
 from lambdashare.domain.hash_file import Outcome, hash_object
+from lambdashare.domain.progress import MIN_INTERVAL_S, PROGRESS_STEP
 from lambdashare.ports.publisher import Publisher
+from lambdashare.settings import positive_float, positive_int, read_config
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+#: publishFileProgress every this many bytes hashed, and at most once per interval (seconds)
+PROGRESS_STEP_ENV = "LAMBDASHARE_PROGRESS_STEP"
+PROGRESS_INTERVAL_ENV = "LAMBDASHARE_PROGRESS_INTERVAL"
 
 
 @cache
@@ -38,13 +45,22 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="TestEventsIgnored", unit=MetricUnit.Count, value=1)
         return {"outcomes": []}
     ports = ports_from_env()
+    progress_step = read_config(os.environ, PROGRESS_STEP_ENV, positive_int, PROGRESS_STEP)
+    progress_interval_s = read_config(os.environ, PROGRESS_INTERVAL_ENV, positive_float, MIN_INTERVAL_S)
     outcomes: list[Outcome] = []
     for record in event.records:
         s3_object = record.s3.get_object
         key = unquote_plus(s3_object.key)
         bucket = record.s3.bucket.name
         outcome = hash_object(
-            ports.table, ports.blobs, _publisher(), bucket=bucket, key=key, uploaded_at=_ms(record.event_time)
+            ports.table,
+            ports.blobs,
+            _publisher(),
+            bucket=bucket,
+            key=key,
+            uploaded_at=_ms(record.event_time),
+            progress_step=progress_step,
+            progress_interval_s=progress_interval_s,
         )
         logger.info(
             "object processed",

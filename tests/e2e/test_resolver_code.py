@@ -29,8 +29,11 @@ ON_FILE = "subscription S($id: ID) { onFileHashed(id: $id) { id name } }"
 
 @pytest.fixture(scope="module")
 def changed_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    assert TEMPLATE.count(PUBLISH_RESPONSE) == 1
-    changed = TEMPLATE.replace(PUBLISH_RESPONSE, CHANGED_RESPONSE)
+    # publishFileProgress's resolver has the same response handler: change publishFileHashed's only
+    start = TEMPLATE.index("FieldName: publishFileHashed\n")
+    head, tail = TEMPLATE[:start], TEMPLATE[start:]
+    assert tail.index(PUBLISH_RESPONSE) < tail.index("AWS::AppSync::")  # within publishFileHashed's resolver
+    changed = head + tail.replace(PUBLISH_RESPONSE, CHANGED_RESPONSE, 1)
     yield from start_with_template(tmp_path_factory, "changed-publish", changed)
 
 

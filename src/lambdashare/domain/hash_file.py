@@ -15,6 +15,7 @@ from lambdashare.domain.errors import BlobNotFoundError, ConditionFailedError
 from lambdashare.domain.files import file_id_of_key
 from lambdashare.domain.hashing import CHUNK_SIZE, hash_chunks
 from lambdashare.domain.model import FINAL, HASHABLE, FileRecord, FileStatus, aws_datetime
+from lambdashare.domain.progress import MIN_INTERVAL_S, PROGRESS_STEP, ProgressReporter, ProgressThrottle
 from lambdashare.ports.blob_store import BlobStore
 from lambdashare.ports.publisher import Publisher
 from lambdashare.ports.table import Table
@@ -29,7 +30,15 @@ class Outcome:
 
 
 def hash_object(
-    table: Table, blobs: BlobStore, publisher: Publisher, *, bucket: str, key: str, uploaded_at: str
+    table: Table,
+    blobs: BlobStore,
+    publisher: Publisher,
+    *,
+    bucket: str,
+    key: str,
+    uploaded_at: str,
+    progress_step: int = PROGRESS_STEP,
+    progress_interval_s: float = MIN_INTERVAL_S,
 ) -> Outcome:
     if bucket != blobs.bucket:
         # another bucket's notification pointed at this function: its keys may name our files' ids,
@@ -51,7 +60,13 @@ def hash_object(
         return Outcome(file_id, "duplicate")
 
     record = FileRecord.from_item(item)
-    changes = _hash_and_verify(blobs, record)
+    progress = ProgressReporter(
+        publisher, record.id, record.size, record.owner, ProgressThrottle(progress_step, progress_interval_s)
+    )
+    try:
+        changes = _hash_and_verify(blobs, record, progress)
+    finally:
+        progress.close()  # no progress event after the final state
     try:
         final = table.update_item(file_id, changes, status_in={FileStatus.HASHING.value})
     except ConditionFailedError:
@@ -74,9 +89,9 @@ def _publish_once(table: Table, publisher: Publisher, item: dict[str, object], o
     return Outcome(file_id, outcome)
 
 
-def _hash_and_verify(blobs: BlobStore, record: FileRecord) -> dict[str, object]:
+def _hash_and_verify(blobs: BlobStore, record: FileRecord, progress: ProgressReporter) -> dict[str, object]:
     try:
-        digests = hash_chunks(blobs.open_chunks(record.key, CHUNK_SIZE))
+        digests = hash_chunks(blobs.open_chunks(record.key, CHUNK_SIZE), on_progress=progress)
     except BlobNotFoundError:
         return _failed("The uploaded object is no longer in storage.")
     if digests.size != record.size:

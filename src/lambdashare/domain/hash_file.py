@@ -16,6 +16,7 @@ from lambdashare.domain.files import file_id_of_key
 from lambdashare.domain.hashing import CHUNK_SIZE, hash_chunks
 from lambdashare.domain.model import FINAL, HASHABLE, FileRecord, FileStatus, aws_datetime
 from lambdashare.domain.progress import MIN_INTERVAL_S, PROGRESS_STEP, ProgressReporter, ProgressThrottle
+from lambdashare.domain.read_ahead import read_ahead
 from lambdashare.ports.blob_store import BlobStore
 from lambdashare.ports.publisher import Publisher
 from lambdashare.ports.table import Table
@@ -91,7 +92,7 @@ def _publish_once(table: Table, publisher: Publisher, item: dict[str, object], o
 
 def _hash_and_verify(blobs: BlobStore, record: FileRecord, progress: ProgressReporter) -> dict[str, object]:
     try:
-        digests = hash_chunks(blobs.open_chunks(record.key, CHUNK_SIZE), on_progress=progress)
+        digests = hash_chunks(read_ahead(blobs.open_chunks(record.key, CHUNK_SIZE)), on_progress=progress)
     except BlobNotFoundError:
         return _failed("The uploaded object is no longer in storage.")
     if digests.size != record.size:

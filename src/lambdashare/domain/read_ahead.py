@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 #: Read-ahead for the hasher's reads: enough to cover a slow read, few enough to keep memory flat.
@@ -28,7 +28,7 @@ class _Failed:
         self.error = error
 
 
-def read_ahead(chunks: Iterable[bytes], depth: int = READ_AHEAD_DEPTH) -> Iterator[bytes]:
+def read_ahead(chunks: Iterable[bytes], depth: int = READ_AHEAD_DEPTH) -> Generator[bytes]:
     """The same chunks, read on a thread of their own at most `depth` chunks ahead of the consumer.
 
     A read error is raised to the consumer at the point it happened; a consumer that stops early
@@ -80,7 +80,7 @@ def ordered_ranges(
     *,
     range_size: int = RANGE_SIZE,
     parallelism: int = RANGE_PARALLELISM,
-) -> Iterator[bytes]:
+) -> Generator[bytes]:
     """The bytes [start, end) as `fetch(first, last)` ranges (inclusive, as HTTP's Range), fetched up to
     `parallelism` at a time and yielded in order. A failed fetch is raised in order; stopping early
     cancels what has not started."""

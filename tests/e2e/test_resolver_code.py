@@ -140,6 +140,7 @@ async def test_a_pipeline_shares_its_stash_and_hands_each_result_to_the_next_ste
             pass
     # THEN the after handler saw one stash written by every step: the before handler's, and the function's,
     # which got the before handler's result as ctx.prev.result and returned 41 + 1 from its NONE data source
+    assert refused.value.errors
     error = refused.value.errors[0]["errors"][0]
     assert error["errorType"] == "Seen"
     seen = json.loads(error["message"])

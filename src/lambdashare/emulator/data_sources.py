@@ -84,9 +84,9 @@ class RequestContext:
     async def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]:
         raw = info._raw_info
         self._authorize(raw)
-        source = self._wiring.fields[raw.parent_type.name, raw.field_name]
+        source = self._wiring.fields.get((raw.parent_type.name, raw.field_name))  # a subscription may have none
         payload_filter: PayloadFilter = ArgumentFilter(_arguments(raw))
-        if source.code is not None:
+        if source is not None:
             outcome = await self._run(source, raw)
             if outcome.subscription_filter is not None:
                 # an enhanced filter replaces the argument filter (the resolver decides what the arguments mean)

@@ -141,7 +141,7 @@ class Subscription:
 
     @strawberry.subscription(
         directives=[AwsSubscribe(mutations=["publishFileProgress"])],
-        description="Bytes hashed so far, at a bounded rate (every few MiB, a few times a second at most).",
+        description="Bytes hashed so far: every 64 MiB (the template's step), at most 4 times a second.",
     )
     async def on_file_progress(self, info: strawberry.Info, id: strawberry.ID) -> AsyncIterator[FileProgress | None]:
         return await _sources(info).subscribe(info)

@@ -6,6 +6,7 @@ Not responsible for the rules (see `lambdashare.domain.hash_file`): it unpacks r
 from __future__ import annotations
 
 import time
+import os
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -17,7 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdashare.backends import build_publisher, ports_from_env
 from lambdashare.domain.hash_file import Outcome, hash_object
+from lambdashare.domain.progress import MIN_INTERVAL_S, PROGRESS_STEP
 from lambdashare.ports.publisher import Publisher
+from lambdashare.settings import positive_float, positive_int, read_config
 
 logger = Logger()
 tracer = Tracer()
@@ -25,6 +28,10 @@ metrics = Metrics()
 #: Seconds kept back from Lambda's timeout to write FAILED and publish it when hashing runs out of time
 #: (a tenth of a budget shorter than 300 s).
 FINISH_MARGIN_S = 30.0
+
+#: publishFileProgress every this many bytes hashed, and at most once per interval (seconds)
+PROGRESS_STEP_ENV = "LAMBDASHARE_PROGRESS_STEP"
+PROGRESS_INTERVAL_ENV = "LAMBDASHARE_PROGRESS_INTERVAL"
 
 
 @cache
@@ -45,6 +52,8 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     # one budget for every record of the event: what Lambda leaves us, less the time to fail cleanly
     remaining_s = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining_s - min(FINISH_MARGIN_S, remaining_s / 10)
+    progress_step = read_config(os.environ, PROGRESS_STEP_ENV, positive_int, PROGRESS_STEP)
+    progress_interval_s = read_config(os.environ, PROGRESS_INTERVAL_ENV, positive_float, MIN_INTERVAL_S)
     outcomes: list[Outcome] = []
     for record in event.records:
         s3_object = record.s3.get_object
@@ -58,6 +67,8 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             key=key,
             uploaded_at=_ms(record.event_time),
             deadline=deadline,
+            progress_step=progress_step,
+            progress_interval_s=progress_interval_s,
         )
         logger.info(
             "object processed",

@@ -17,7 +17,7 @@ LINT_TIMEOUT_S = 120  # a failure guard, not a timing assertion
 
 
 def resolver_code() -> dict[str, str]:
-    """Every APPSYNC_JS Code block of the template, by its resource's logical id."""
+    """Every APPSYNC_JS Code block of the template (resolvers and pipeline functions), by logical id."""
     resources = read_template(TEMPLATE_PATH)["Resources"]
     return {
         name: resource["Properties"]["Code"]
@@ -44,8 +44,14 @@ def lint(eslint: list[str], name: str, code: str) -> subprocess.CompletedProcess
 
 
 def test_the_template_has_appsync_js_code() -> None:
-    # GIVEN / WHEN the template's code blocks THEN both NONE resolvers are among them
-    assert {"MutationPublishFileHashedResolver", "SubscriptionOnFileHashedResolver"} <= resolver_code().keys()
+    # GIVEN / WHEN the template's code blocks THEN the NONE resolvers and the pipeline function are among them
+    assert {
+        "MutationPublishFileHashedResolver",
+        "MutationPublishFileProgressResolver",
+        "SubscriptionOnFileHashedResolver",
+        "SubscriptionOnFileProgressResolver",
+        "SubscriptionAccessFunction",
+    } <= resolver_code().keys()
 
 
 @pytest.mark.timeout(NPM_TIMEOUT_S + LINT_TIMEOUT_S)  # a first, cold `npm ci` happens in setup

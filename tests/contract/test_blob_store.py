@@ -37,6 +37,21 @@ def test_presigned_put_then_open_chunks_returns_the_bytes(blobs: Blobs) -> None:
     assert request.headers.get("content-type") == "application/pdf"
 
 
+def test_an_object_of_many_chunks_streams_back_in_order(blobs: Blobs) -> None:
+    # GIVEN an object of more chunks than the S3 store fetches at a time
+    body = os.urandom(40 * 16 * 1024 + 7)
+    key = new_key()
+    blobs.put(blobs.store.presign_put(key, size=len(body), content_type=None, expires_in=60), body)
+    # WHEN it is read in 16 KiB chunks THEN every byte comes back, in order, in chunks of at most that
+    chunks = list(blobs.store.open_chunks(key, 16 * 1024))
+    assert b"".join(chunks) == body
+    assert max(len(c) for c in chunks) <= 16 * 1024
+    # AND a reader may stop after the first chunk
+    stream = blobs.store.open_chunks(key, 16 * 1024)
+    assert next(iter(stream)) == body[: 16 * 1024]
+    stream.close()  # type: ignore[attr-defined]
+
+
 def test_an_empty_object_can_be_uploaded(blobs: Blobs) -> None:
     key = new_key()
     blobs.put(blobs.store.presign_put(key, size=0, content_type=None, expires_in=60), b"")

@@ -32,18 +32,27 @@ UPLOADED_AT = "2024-05-01T12:00:00.000Z"
 
 
 class RecordingPublisher:
-    """Records every file it is asked to publish; fails the first `failures` calls."""
+    """Records every file it is asked to publish (final states and progress, in one ordered list of
+    events); fails the first `failures` final publishes, and every progress publish if `progress_fails`."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, *, progress_fails: bool = False) -> None:
         self.published: list[dict[str, Any]] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
         self.attempts = 0
         self._failures = failures
+        self._progress_fails = progress_fails
 
     def publish(self, file: Mapping[str, Any]) -> None:
         self.attempts += 1
         if self.attempts <= self._failures:
             raise PublishError("AppSync unreachable: connection refused")
         self.published.append(dict(file))
+        self.events.append(("hashed", dict(file)))
+
+    def publish_progress(self, progress: Mapping[str, Any]) -> None:
+        if self._progress_fails:
+            raise PublishError("AppSync unreachable: connection refused")
+        self.events.append(("progress", dict(progress)))
 
 
 @pytest.fixture
@@ -105,6 +114,61 @@ def test_duplicate_delivery_publishes_once_and_changes_nothing(table: SqliteTabl
     assert final == after_first
     assert final is not None
     assert final["status"] == "HASHED" and final["uploaded_at"] == UPLOADED_AT and final["published"] is True
+
+
+def test_progress_is_published_while_hashing_and_before_the_final_state(
+    table: SqliteTable, blobs: FileBlobStore
+) -> None:
+    # GIVEN an object of several chunks, and progress due every chunk (no minimum interval to speak of)
+    body = bytes(range(256)) * (4 * CHUNK_SIZE // 256) + b"tail"
+    record = pending_file(table, size=len(body))
+    store(blobs, record.key, body)
+    publisher = RecordingPublisher()
+
+    # WHEN it is hashed
+    hash_object(
+        table,
+        blobs,
+        publisher,
+        bucket=blobs.bucket,
+        key=record.key,
+        uploaded_at=UPLOADED_AT,
+        progress_step=CHUNK_SIZE,
+        progress_interval_s=1e-9,
+    )
+
+    # THEN progress events came first, growing, each naming the file, its size and owner; the final state last
+    kinds = [kind for kind, _ in publisher.events]
+    assert kinds[-1] == "hashed" and kinds.count("hashed") == 1
+    progress = [event for kind, event in publisher.events if kind == "progress"]
+    assert progress, "no progress was published"
+    assert all(p["id"] == record.id and p["size"] == len(body) and p["owner"] is None for p in progress)
+    hashed = [p["hashedBytes"] for p in progress]
+    assert hashed == sorted(set(hashed)) and 0 < hashed[-1] <= len(body)
+
+
+def test_a_failing_progress_publish_does_not_fail_the_hash(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN an object of several chunks and a publisher whose progress publishes all fail
+    body = b"\x07" * (3 * CHUNK_SIZE)
+    record = pending_file(table, size=len(body))
+    store(blobs, record.key, body)
+    publisher = RecordingPublisher(progress_fails=True)
+
+    # WHEN it is hashed with progress due every chunk
+    outcome = hash_object(
+        table,
+        blobs,
+        publisher,
+        bucket=blobs.bucket,
+        key=record.key,
+        uploaded_at=UPLOADED_AT,
+        progress_step=CHUNK_SIZE,
+        progress_interval_s=1e-9,
+    )
+
+    # THEN the file is HASHED and its final state published all the same
+    assert outcome == Outcome(record.id, "HASHED")
+    assert [p["hashes"] for p in publisher.published] == [digests(body)]
 
 
 def test_vanished_object_ends_failed_with_a_readable_error(table: SqliteTable, blobs: FileBlobStore) -> None:

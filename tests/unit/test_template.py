@@ -35,8 +35,11 @@ LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 ROOT_TYPES = ("Query", "Mutation")
 FUNCTIONS = ("ResolverFunction", "HasherFunction", "ApiKeyRenewerFunction")
 #: Subscription fields with a resolver: their APPSYNC_JS code decides who receives what.
-SUBSCRIPTION_RESOLVERS = {"Subscription.onFileHashed"}
-PUBLISH_FIELD_ARN = {"Fn::Sub": "${Api.Arn}/types/Mutation/fields/publishFileHashed"}
+SUBSCRIPTION_RESOLVERS = {"Subscription.onFileHashed", "Subscription.onFileProgress"}
+PUBLISH_FIELD_ARNS = [
+    {"Fn::Sub": "${Api.Arn}/types/Mutation/fields/publishFileHashed"},
+    {"Fn::Sub": "${Api.Arn}/types/Mutation/fields/publishFileProgress"},
+]
 #: A resolver with any of these runs code of its own: not a direct Lambda resolver.
 CODE_PROPERTIES = {
     "Code",
@@ -178,8 +181,12 @@ def _template_resolvers() -> dict[str, list[tuple[str, dict[str, Any]]]]:
     found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, resolver in _of_type(resources, "AWS::AppSync::Resolver").items():
         props = resolver["Properties"]
-        data_source = resources[props["DataSourceName"]["Fn::GetAtt"][0]]
-        found.setdefault(f"{props['TypeName']}.{props['FieldName']}", []).append((name, data_source))
+        if props["Kind"] == "PIPELINE":  # its functions' data sources
+            functions = [resources[f["Fn::GetAtt"][0]]["Properties"] for f in props["PipelineConfig"]["Functions"]]
+            (data_source_name,) = {f["DataSourceName"]["Fn::GetAtt"][0] for f in functions}
+        else:
+            data_source_name = props["DataSourceName"]["Fn::GetAtt"][0]
+        found.setdefault(f"{props['TypeName']}.{props['FieldName']}", []).append((name, resources[data_source_name]))
     return found
 
 
@@ -222,7 +229,7 @@ def test_lambda_fields_are_direct_resolvers_with_a_route_and_none_fields_have_no
     assert sorted(lambda_fields - routes) == []
     assert sorted(routes & none_fields) == []
     assert sorted(routes - lambda_fields) == []
-    assert none_fields == {"Mutation.publishFileHashed", *SUBSCRIPTION_RESOLVERS}
+    assert none_fields == {"Mutation.publishFileHashed", "Mutation.publishFileProgress", *SUBSCRIPTION_RESOLVERS}
 
 
 def test_handlers_named_in_the_template_exist() -> None:
@@ -273,7 +280,7 @@ def test_the_hasher_may_call_appsync_only_for_publish_file_hashed() -> None:
     assert len(appsync) == 1
     assert appsync[0]["Effect"] == "Allow"
     assert _as_list(appsync[0]["Action"]) == ["appsync:GraphQL"]
-    assert _as_list(appsync[0]["Resource"]) == [PUBLISH_FIELD_ARN]
+    assert _as_list(appsync[0]["Resource"]) == PUBLISH_FIELD_ARNS
     assert "Condition" not in appsync[0]
     # AND nothing is granted by wildcard action or on every resource
     for statement in statements:

@@ -21,13 +21,18 @@ def test_the_template_wires_every_field_to_its_data_source() -> None:
     # GIVEN / WHEN the real template is read
     wiring = load_wiring(TEMPLATE_PATH, RULES)
     # THEN every Query and Mutation field has a data source: the resolver function, or NONE for publishing,
-    # and onFileHashed has its access rule
+    # and both subscriptions have their access rule
     roots = {key for key in RULES.field_modes if key[0] in ("Query", "Mutation")}
-    assert set(wiring.fields) == {*roots, ("Subscription", "onFileHashed")}
-    none_fields = {("Mutation", "publishFileHashed"), ("Subscription", "onFileHashed")}
+    subscriptions = {("Subscription", "onFileHashed"), ("Subscription", "onFileProgress")}
+    assert set(wiring.fields) == {*roots, *subscriptions}
+    none_fields = {("Mutation", "publishFileHashed"), ("Mutation", "publishFileProgress"), *subscriptions}
     for key in none_fields:
         assert wiring.fields[key].function is None
         assert "export function response(ctx)" in (wiring.fields[key].code or "")
+    # AND the access rule is written once: one pipeline function, run by both subscription resolvers
+    (access,) = {wiring.fields[key].pipeline for key in subscriptions}
+    assert [(f.name, f.function) for f in access] == [("SubscriptionAccessFunction", None)]
+    assert "util.unauthorized()" in (access[0].code or "")
     assert {s.function for k, s in wiring.fields.items() if k not in none_fields} == {"ResolverFunction"}
     assert {s.code for k, s in wiring.fields.items() if k not in none_fields} == {None}
     assert wiring.functions["ResolverFunction"].handler == "resolvers.app.handler"
@@ -81,12 +86,12 @@ JS_RESOLVER_CODE = """      Code: |
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (PIPELINE, "Kind PIPELINE"),
+        (PIPELINE, "PipelineConfig.Functions"),  # a pipeline without its functions
         (("Name: APPSYNC_JS, RuntimeVersion: 1.0.0", "Name: APPSYNC_JS, RuntimeVersion: 2.0.0"), "Runtime"),
         ((JS_RESOLVER_CODE, JS_RESOLVER_CODE.replace("export function request(ctx) {", "export function (")), "Syntax"),
         ((JS_RESOLVER_CODE, "      Code: import { x } from 'lodash';\n"), "lodash"),
     ],
-    ids=["pipeline", "runtime", "syntax-error", "other-module"],
+    ids=["pipeline-without-functions", "runtime", "syntax-error", "other-module"],
 )
 def test_serve_refuses_resolver_code_it_cannot_run(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     # GIVEN a template whose publishFileHashed resolver the emulator cannot run

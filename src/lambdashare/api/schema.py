@@ -26,6 +26,8 @@ from lambdashare.api.types import (
     File,
     FileConnection,
     FileHashedInput,
+    FileProgress,
+    FileProgressInput,
     RequestUploadInput,
     Share,
     UploadTicket,
@@ -117,6 +119,10 @@ class Mutation:
     async def publish_file_hashed(self, info: strawberry.Info, input: FileHashedInput) -> File | None:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
+    @strawberry.mutation(directives=[AwsIam()], description="Called by the hasher only.")
+    async def publish_file_progress(self, info: strawberry.Info, input: FileProgressInput) -> FileProgress | None:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
 
 @strawberry.type(directives=USERS)
 class Subscription:
@@ -131,6 +137,13 @@ class Subscription:
         owner: str | None = strawberry.UNSET,
     ) -> AsyncIterator[File | None]:
         # a plain coroutine, not a generator, so auth and the resolver run when the client subscribes
+        return await _sources(info).subscribe(info)
+
+    @strawberry.subscription(
+        directives=[AwsSubscribe(mutations=["publishFileProgress"])],
+        description="Bytes hashed so far: every 64 MiB (the template's step), at most 4 times a second.",
+    )
+    async def on_file_progress(self, info: strawberry.Info, id: strawberry.ID) -> AsyncIterator[FileProgress | None]:
         return await _sources(info).subscribe(info)
 
 

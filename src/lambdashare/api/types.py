@@ -37,6 +37,14 @@ class File:
     )
 
 
+@strawberry.type(directives=USERS_AND_HASHER, description="How far the hasher has read a file.")
+class FileProgress:
+    id: strawberry.ID
+    hashed_bytes: float
+    size: float
+    owner: str | None
+
+
 @strawberry.type(directives=USERS)
 class UploadPart:
     number: int
@@ -99,3 +107,11 @@ class FileHashedInput:
     error: str | None = strawberry.UNSET
     uploaded_at: AWSDateTime | None = strawberry.UNSET
     hashed_at: AWSDateTime | None = strawberry.UNSET
+
+
+@strawberry.input(description="How far the hasher has read a file, as it publishes it.")
+class FileProgressInput:
+    id: strawberry.ID
+    hashed_bytes: float
+    size: float
+    owner: str | None = strawberry.UNSET

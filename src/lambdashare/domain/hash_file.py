@@ -18,6 +18,8 @@ from lambdashare.domain.errors import BlobNotFoundError, ConditionFailedError
 from lambdashare.domain.files import file_id_of_key
 from lambdashare.domain.hashing import CHUNK_SIZE, hash_chunks
 from lambdashare.domain.model import FINAL, HASHABLE, FileRecord, FileStatus, aws_datetime
+from lambdashare.domain.progress import MIN_INTERVAL_S, PROGRESS_STEP, ProgressReporter, ProgressThrottle
+from lambdashare.domain.read_ahead import read_ahead
 from lambdashare.ports.blob_store import BlobStore
 from lambdashare.ports.publisher import Publisher
 from lambdashare.ports.table import Table
@@ -48,6 +50,8 @@ def hash_object(
     key: str,
     uploaded_at: str,
     deadline: float | None = None,
+    progress_step: int = PROGRESS_STEP,
+    progress_interval_s: float = MIN_INTERVAL_S,
 ) -> Outcome:
     """`deadline` (a `time.monotonic()` instant) is when hashing must stop so the file can still be
     marked FAILED and published before the invocation is killed; None: no limit."""
@@ -78,7 +82,13 @@ def hash_object(
         return Outcome(file_id, "duplicate")
 
     record = FileRecord.from_item(item)
-    changes = _hash_and_verify(blobs, record, deadline)
+    progress = ProgressReporter(
+        publisher, record.id, record.size, record.owner, ProgressThrottle(progress_step, progress_interval_s)
+    )
+    try:
+        changes = _hash_and_verify(blobs, record, progress, deadline)
+    finally:
+        progress.close()  # no progress event after the final state
     try:
         final = table.update_item(file_id, changes, status_in={FileStatus.HASHING.value})
     except ConditionFailedError:
@@ -111,10 +121,12 @@ def _publish_once(table: Table, publisher: Publisher, item: dict[str, object], o
     return Outcome(file_id, outcome)
 
 
-def _hash_and_verify(blobs: BlobStore, record: FileRecord, deadline: float | None) -> dict[str, object]:
+def _hash_and_verify(
+    blobs: BlobStore, record: FileRecord, progress: ProgressReporter, deadline: float | None
+) -> dict[str, object]:
     try:
-        chunks = blobs.open_chunks(record.key, CHUNK_SIZE)
-        digests = hash_chunks(chunks if deadline is None else _until(deadline, chunks))
+        chunks = read_ahead(blobs.open_chunks(record.key, CHUNK_SIZE))
+        digests = hash_chunks(chunks if deadline is None else _until(deadline, chunks), on_progress=progress)
     except BlobNotFoundError:
         return _failed("The uploaded object is no longer in storage.")
     except _OutOfTime as stopped:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lambdashare.domain.model import ALGORITHMS
@@ -38,8 +38,15 @@ class _Worker(threading.Thread):
             update(chunk)
 
 
-def hash_chunks(chunks: Iterable[bytes], algorithms: tuple[str, ...] = ALGORITHMS) -> Digests:
-    """Feed every chunk to every algorithm in parallel; return the hex digests and byte count."""
+def hash_chunks(
+    chunks: Iterable[bytes],
+    algorithms: tuple[str, ...] = ALGORITHMS,
+    on_progress: Callable[[int], None] | None = None,
+) -> Digests:
+    """Feed every chunk to every algorithm in parallel; return the hex digests and byte count.
+
+    `on_progress` gets the bytes handed to the hashers so far after each chunk (at most `QUEUE_DEPTH`
+    chunks ahead of the slowest hash)."""
     workers = [_Worker(name) for name in algorithms]
     for worker in workers:
         worker.start()
@@ -51,6 +58,8 @@ def hash_chunks(chunks: Iterable[bytes], algorithms: tuple[str, ...] = ALGORITHM
             size += len(chunk)
             for worker in workers:
                 worker.chunks.put(chunk)
+            if on_progress is not None:
+                on_progress(size)
     finally:
         for worker in workers:
             worker.chunks.put(_END)

@@ -65,6 +65,8 @@ class Outcome:
     unauthorized: bool = False
     appended_errors: list[dict[str, Any]] = field(default_factory=list)
     subscription_filter: dict[str, Any] | None = None
+    #: `ctx.stash` after the handler: a pipeline hands it to its next step
+    stash: dict[str, Any] = field(default_factory=dict)
 
 
 def _rewrite_imports(source: str) -> str:
@@ -118,8 +120,11 @@ class ResolverRun:
     def request(self, ctx: dict[str, Any]) -> Outcome:
         return self._run("request", json.dumps(ctx))
 
-    def response(self, result: Any, error: dict[str, Any] | None = None) -> Outcome:
-        return self._run("response", json.dumps(result), json.dumps(error))
+    def response(
+        self, result: Any, error: dict[str, Any] | None = None, updates: dict[str, Any] | None = None
+    ) -> Outcome:
+        """`updates` replaces `ctx` keys before the handler runs (a pipeline's stash and prev)."""
+        return self._run("response", json.dumps(result), json.dumps(error), json.dumps(updates or {}))
 
     def _run(self, handler: str, *arguments: str) -> Outcome:
         try:
@@ -136,6 +141,7 @@ class ResolverRun:
             early_return=kind == "earlyReturn",
             appended_errors=answer["appendedErrors"],
             subscription_filter=answer["subscriptionFilter"],
+            stash=answer["stash"],
         )
 
 

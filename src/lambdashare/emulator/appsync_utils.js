@@ -141,14 +141,16 @@ const runtime = {
 // The driver: one context object for the request and the response handler, as in AppSync.
 let context = null;
 
-// call('request', contextJson), then call('response', resultJson, errorJson): returns the outcome as JSON.
-function call(handlerName, json, errorJson) {
+// call('request', contextJson), then call('response', resultJson, errorJson, updatesJson): returns the
+// outcome as JSON, with the stash. `updatesJson` carries what a pipeline's functions changed (stash, prev).
+function call(handlerName, json, errorJson, updatesJson) {
   if (handlerName === 'request') {
     context = JSON.parse(json);
     context.args = context.arguments;
   } else {
     context.result = JSON.parse(json);
     context.error = JSON.parse(errorJson);
+    Object.assign(context, JSON.parse(updatesJson || '{}'));
   }
   const handler = __appsync.handlers[handlerName];
   const outcome = { kind: 'return', value: null };
@@ -161,7 +163,12 @@ function call(handlerName, json, errorJson) {
     }
     Object.assign(outcome, thrown[FAILURE]);
   }
-  return JSON.stringify({ ...outcome, appendedErrors: state.errors, subscriptionFilter: state.subscriptionFilter });
+  return JSON.stringify({
+    ...outcome,
+    appendedErrors: state.errors,
+    subscriptionFilter: state.subscriptionFilter,
+    stash: context.stash === undefined ? {} : context.stash,
+  });
 }
 
 globalThis.__appsync.modules = { '@aws-appsync/utils': { util, extensions, runtime } };

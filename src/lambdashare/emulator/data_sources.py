@@ -5,13 +5,15 @@ a resolver with APPSYNC_JS code runs its request handler, its data source (NONE 
 a Lambda is invoked with it) and its response handler. A mutation's result, projected on its selection
 set, is published to the subscriptions it triggers. A subscription field runs its resolver when the
 client subscribes; the filter the resolver sets (or else the supplied arguments) decides what the
-subscription receives. Each checks the field's auth directives first, as AppSync does.
+subscription receives. A PIPELINE resolver runs its functions (each with its own code and data source)
+between its before and after handlers. Each checks the field's auth directives first, as AppSync does.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import strawberry
@@ -41,7 +43,7 @@ class RequestContext:
         headers: Mapping[str, str],
         functions: Mapping[str, Function],
         wiring: Wiring,
-        resolver_code: Mapping[tuple[str, str], ResolverCode],
+        resolver_code: Mapping[str, ResolverCode],
         broker: Broker,
         rules: SchemaRules,
     ) -> None:
@@ -67,14 +69,12 @@ class RequestContext:
         """Run the field's resolver as template.yaml wires it; publish a mutation's result."""
         raw = info._raw_info
         self._authorize(raw)
-        key = (raw.parent_type.name, raw.field_name)
-        source = self._wiring.fields[key]
-        code = self._resolver_code.get(key)
-        if code is None:
+        source = self._wiring.fields[raw.parent_type.name, raw.field_name]
+        if source.code is None:
             assert source.function is not None  # the template loader allows no other resolver without code
             value = await self._functions[source.function].invoke(self._context(raw))
         else:
-            value = (await self._run(code, source, raw)).value
+            value = (await self._run(source, raw)).value
         if raw.parent_type.name == "Mutation":
             published = project(value, raw.field_nodes[0].selection_set, raw.fragments)
             if published is not None:
@@ -84,11 +84,10 @@ class RequestContext:
     async def subscribe(self, info: strawberry.Info) -> AsyncIterator[Any]:
         raw = info._raw_info
         self._authorize(raw)
-        key = (raw.parent_type.name, raw.field_name)
-        code = self._resolver_code.get(key)
+        source = self._wiring.fields.get((raw.parent_type.name, raw.field_name))  # a subscription may have none
         payload_filter: PayloadFilter = ArgumentFilter(_arguments(raw))
-        if code is not None:
-            outcome = await self._run(code, self._wiring.fields[key], raw)
+        if source is not None:
+            outcome = await self._run(source, raw)
             if outcome.subscription_filter is not None:
                 # an enhanced filter replaces the argument filter (the resolver decides what the arguments mean)
                 payload_filter = EnhancedFilter(outcome.subscription_filter)
@@ -96,14 +95,42 @@ class RequestContext:
         self.subscribed.set()
         return aiter(subscriber)
 
-    async def _run(self, code: ResolverCode, source: FieldSource, raw: GraphQLResolveInfo) -> Outcome:
-        """request handler -> data source -> response handler, as an AppSync UNIT resolver runs them."""
-        run = code.start()
-        outcome = run.request(self._context(raw))
-        if not (outcome.early_return or outcome.unauthorized):
-            outcome = run.response(*await self._data_source(source, outcome.value))
+    async def _run(self, source: FieldSource, raw: GraphQLResolveInfo) -> Outcome:
+        """A UNIT resolver: request handler -> data source -> response handler. A PIPELINE resolver: its
+        request (before) handler -> each function's request handler, data source and response handler ->
+        its response (after) handler, with one `ctx.stash` and each step's result as `ctx.prev.result`.
+        The subscription filter is the last one any step set."""
+        context = self._context(raw)
+        run = self._resolver_code[source.name].start()
+        outcome = self._checked(run.request(context), raw)
+        if not source.pipeline:
+            if not outcome.early_return:
+                outcome = self._checked(run.response(*await self._data_source(source, outcome.value)), raw)
+            return self._errors_kept(outcome, raw)
+        subscription_filter = outcome.subscription_filter
+        if not outcome.early_return:  # the before handler's earlyReturn skips the functions
+            for function in source.pipeline:
+                step = {**context, "stash": outcome.stash, "prev": {"result": outcome.value}}
+                function_run = self._resolver_code[function.name].start()
+                outcome = self._checked(function_run.request(step), raw)
+                if not outcome.early_return:
+                    result, error = await self._data_source(function, outcome.value)
+                    outcome = self._checked(function_run.response(result, error), raw)
+                self._errors_kept(outcome, raw)
+                subscription_filter = outcome.subscription_filter or subscription_filter
+        updates = {"stash": outcome.stash, "prev": {"result": outcome.value}}
+        after = self._errors_kept(self._checked(run.response(outcome.value, None, updates), raw), raw)
+        return replace(after, subscription_filter=after.subscription_filter or subscription_filter)
+
+    @staticmethod
+    def _checked(outcome: Outcome, raw: GraphQLResolveInfo) -> Outcome:
+        """An unauthorized handler fails the field."""
         if outcome.unauthorized:
             raise FieldUnauthorizedError(raw.parent_type.name, raw.field_name)
+        return outcome
+
+    def _errors_kept(self, outcome: Outcome, raw: GraphQLResolveInfo) -> Outcome:
+        """The errors a code block appended (its last handler's outcome lists them all) go with the response."""
         for appended in outcome.appended_errors:
             self.appended_errors.append(_located(appended, raw))
         return outcome

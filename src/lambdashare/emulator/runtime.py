@@ -51,15 +51,15 @@ def check_template() -> None:
     load_pool_settings(template_path())
 
 
-def load_resolver_code(wiring: Wiring) -> dict[tuple[str, str], ResolverCode]:
-    """Every APPSYNC_JS resolver of the template, loaded once into the JS engine."""
-    loaded: dict[tuple[str, str], ResolverCode] = {}
-    for (type_name, field_name), source in wiring.fields.items():
-        if source.code is not None:
-            try:
-                loaded[type_name, field_name] = ResolverCode(source.code, f"{type_name}.{field_name}")
-            except CodeError as exc:
-                raise TemplateError(f"the resolver of {type_name}.{field_name} cannot be loaded: {exc}") from None
+def load_resolver_code(wiring: Wiring) -> dict[str, ResolverCode]:
+    """Every APPSYNC_JS resolver and pipeline function of the template, loaded once into the JS engine,
+    by name ("Type.field" for a resolver, the logical id for a pipeline function)."""
+    loaded: dict[str, ResolverCode] = {}
+    for name, code in wiring.code_sources().items():
+        try:
+            loaded[name] = ResolverCode(code, name)
+        except CodeError as exc:
+            raise TemplateError(f"the code of {name} cannot be loaded: {exc}") from None
     return loaded
 
 

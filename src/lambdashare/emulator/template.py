@@ -60,11 +60,15 @@ class FunctionSpec:
 
 @dataclass(frozen=True, slots=True)
 class FieldSource:
-    """`function` is the logical id of the Lambda behind the field, or None for a NONE data source;
-    `code` is the resolver's APPSYNC_JS code, or None for a direct Lambda resolver."""
+    """`function` is the logical id of the Lambda behind the field (or behind a pipeline function), or
+    None for a NONE data source (or a pipeline resolver); `code` is the APPSYNC_JS code, or None for a
+    direct Lambda resolver; `name` names the code (the field, or the pipeline function's logical id)."""
 
     function: str | None
     code: str | None = None
+    name: str = ""
+    #: a PIPELINE resolver's functions in order (`code` is then its before/after code); empty for UNIT
+    pipeline: tuple[FieldSource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,13 @@ class Wiring:
     bucket_notifications: tuple[str, ...] = field(default=())
 
     def resolver_functions(self) -> set[str]:
-        return {source.function for source in self.fields.values() if source.function}
+        sources = [s for field in self.fields.values() for s in (field, *field.pipeline)]
+        return {source.function for source in sources if source.function}
+
+    def code_sources(self) -> dict[str, str]:
+        """Every APPSYNC_JS code block the fields run, by its name (pipeline functions once)."""
+        sources = [s for field in self.fields.values() for s in (field, *field.pipeline)]
+        return {source.name: source.code for source in sources if source.code is not None}
 
 
 def _literal(value: Any, parameters: dict[str, Any]) -> str | None:
@@ -98,11 +108,8 @@ def _target(value: Any) -> str | None:
 
 
 def _resolver_code(logical_id: str, props: dict[str, Any]) -> str | None:
-    """The resolver's inline APPSYNC_JS code; None for a direct Lambda resolver; what the emulator
-    cannot run (pipelines, VTL, code in S3, another runtime) is an error naming the resolver."""
-    kind = props.get("Kind", "UNIT")
-    if kind != "UNIT":
-        raise TemplateError(f"{logical_id}: Kind {kind} resolvers cannot run in the emulator (UNIT only)")
+    """A resolver's or pipeline function's inline APPSYNC_JS code; None for a direct Lambda resolver; what
+    the emulator cannot run (VTL, code in S3, another runtime) is an error naming the resource."""
     if "RequestMappingTemplate" in props or "ResponseMappingTemplate" in props:
         raise TemplateError(f"{logical_id}: VTL mapping templates cannot run in the emulator (APPSYNC_JS only)")
     if "CodeS3Location" in props:
@@ -116,6 +123,35 @@ def _resolver_code(logical_id: str, props: dict[str, Any]) -> str | None:
     if not isinstance(code, str):
         raise TemplateError(f"{logical_id}: Code must be the literal JavaScript source")
     return code
+
+
+def _field_source(
+    logical_id: str,
+    props: dict[str, Any],
+    data_sources: dict[str, FieldSource],
+    pipeline_functions: dict[str, FieldSource],
+    file_name: str,
+) -> FieldSource:
+    """A UNIT resolver (data source and code) or a PIPELINE resolver (before/after code and functions)."""
+    name = f"{props.get('TypeName')}.{props.get('FieldName')}"
+    kind = props.get("Kind", "UNIT")
+    code = _resolver_code(logical_id, props)
+    if kind == "PIPELINE":
+        ids = [_target(f) or "" for f in (props.get("PipelineConfig") or {}).get("Functions") or []]
+        unknown = [f for f in ids if f not in pipeline_functions]
+        if code is None or not ids or unknown:
+            raise TemplateError(
+                f"{logical_id}: a PIPELINE resolver needs Code and PipelineConfig.Functions declared in {file_name}"
+            )
+        return FieldSource(None, code, name, tuple(pipeline_functions[f] for f in ids))
+    if kind != "UNIT":
+        raise TemplateError(f"{logical_id}: Kind {kind} resolvers cannot run in the emulator (UNIT or PIPELINE)")
+    source = data_sources.get(_target(props.get("DataSourceName")) or "")
+    if source is None:
+        raise TemplateError(f"{logical_id}: its data source is not declared in {file_name}")
+    if code is None and (source.function is None or str(props.get("TypeName")) not in ROOT_TYPES):
+        raise TemplateError(f"{logical_id}: only a Query or Mutation field on a Lambda may have no Code")
+    return FieldSource(source.function, code, name)
 
 
 def read_template(path: Path) -> dict[str, Any]:
@@ -157,21 +193,27 @@ def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
             arn = (props.get("LambdaConfig") or {}).get("LambdaFunctionArn")
             data_sources[logical_id] = FieldSource(_target(arn) if props.get("Type") == "AWS_LAMBDA" else None)
 
+    pipeline_functions: dict[str, FieldSource] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::AppSync::FunctionConfiguration":
+            props = resource.get("Properties") or {}
+            source = data_sources.get(_target(props.get("DataSourceName")) or "")
+            if source is None:
+                raise TemplateError(f"{logical_id}: its data source is not declared in {path.name}")
+            code = _resolver_code(logical_id, props)
+            if code is None:
+                raise TemplateError(f"{logical_id}: a pipeline function needs its APPSYNC_JS Code")
+            pipeline_functions[logical_id] = FieldSource(source.function, code, logical_id)
+
     fields: dict[tuple[str, str], FieldSource] = {}
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::AppSync::Resolver":
             continue
         props = resource.get("Properties") or {}
         key = (str(props.get("TypeName")), str(props.get("FieldName")))
-        source = data_sources.get(_target(props.get("DataSourceName")) or "")
-        if source is None:
-            raise TemplateError(f"{logical_id}: its data source is not declared in {path.name}")
         if key in fields:
             raise TemplateError(f"{key[0]}.{key[1]} has more than one resolver in {path.name}")
-        code = _resolver_code(logical_id, props)
-        if code is None and (source.function is None or key[0] not in ROOT_TYPES):
-            raise TemplateError(f"{logical_id}: only a Query or Mutation field on a Lambda may have no Code")
-        fields[key] = FieldSource(source.function, code)
+        fields[key] = _field_source(logical_id, props, data_sources, pipeline_functions, path.name)
 
     missing = sorted(
         f"{type_name}.{field_name}"
@@ -180,7 +222,8 @@ def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
     )
     if missing:
         raise TemplateError(f"no resolver in {path.name} for: {', '.join(missing)}")
-    unknown = sorted({s.function for s in fields.values() if s.function and s.function not in functions})
+    wiring = Wiring(functions, fields, tuple(notified))
+    unknown = sorted(f for f in wiring.resolver_functions() if f not in functions)
     if unknown:
         raise TemplateError(f"resolvers use functions not declared in {path.name}: {', '.join(unknown)}")
-    return Wiring(functions, fields, tuple(notified))
+    return wiring

@@ -1,4 +1,4 @@
-"""Tells AppSync a file reached a final state, so it fans the change out to subscribers."""
+"""Tells AppSync a file reached a final state, or how far its hash has got, so it fans it out to subscribers."""
 
 from __future__ import annotations
 
@@ -9,4 +9,8 @@ from typing import Any, Protocol
 class Publisher(Protocol):
     def publish(self, file: Mapping[str, Any]) -> None:
         """Run the `publishFileHashed` mutation with the file's GraphQL fields."""
+        ...
+
+    def publish_progress(self, progress: Mapping[str, Any]) -> None:
+        """Run the `publishFileProgress` mutation (`id`, `hashedBytes`, `size`, `owner`); one attempt."""
         ...

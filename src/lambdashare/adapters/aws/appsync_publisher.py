@@ -1,4 +1,5 @@
-"""Publishes a file's final state by calling AppSync's `publishFileHashed` mutation, SigV4-signed.
+"""Publishes a file's final state (`publishFileHashed`) and its hashing progress (`publishFileProgress`) by
+calling AppSync's mutations, SigV4-signed.
 
 The same code talks to AWS AppSync and to the local emulator (which verifies the signature).
 Not responsible for fan-out: AppSync delivers the mutation's result to subscribers.
@@ -27,6 +28,13 @@ PUBLISH_MUTATION = (
     f"  publishFileHashed(input: $input) {{ {FILE_SELECTION} }}\n"
     "}"
 )
+#: The fields onFileProgress's filter reads (id, owner) are selected, as for publishFileHashed.
+PROGRESS_FIELDS = "id hashedBytes size owner"
+PROGRESS_MUTATION = (
+    "mutation PublishFileProgress($input: FileProgressInput!) {\n"
+    f"  publishFileProgress(input: $input) {{ {PROGRESS_FIELDS} }}\n"
+    "}"
+)
 _ATTEMPTS = 3
 
 
@@ -41,19 +49,27 @@ class AppSyncPublisher:
 
     def publish(self, file: Mapping[str, Any]) -> None:
         fields = {k: file.get(k) for k in FILE_FIELDS}
-        body = json.dumps({"query": PUBLISH_MUTATION, "variables": {"input": fields}})
-        for attempt in range(_ATTEMPTS):
+        self._mutate("publishFileHashed", PUBLISH_MUTATION, fields, attempts=_ATTEMPTS)
+
+    def publish_progress(self, progress: Mapping[str, Any]) -> None:
+        """One attempt: a newer value follows soon, and the final state is what must arrive."""
+        fields = {k: progress.get(k) for k in ("id", "hashedBytes", "size", "owner")}
+        self._mutate("publishFileProgress", PROGRESS_MUTATION, fields, attempts=1)
+
+    def _mutate(self, name: str, query: str, fields: Mapping[str, Any], *, attempts: int) -> None:
+        body = json.dumps({"query": query, "variables": {"input": fields}})
+        for attempt in range(attempts):
             try:
                 answer = self._post(body)
                 break
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if isinstance(exc, urllib.error.HTTPError) and exc.code < 500:
-                    raise PublishError(f"AppSync refused publishFileHashed: HTTP {exc.code}") from exc
-                if attempt == _ATTEMPTS - 1:
+                    raise PublishError(f"AppSync refused {name}: HTTP {exc.code}") from exc
+                if attempt == attempts - 1:
                     raise PublishError(f"AppSync unreachable: {exc}") from exc
                 time.sleep(0.2 * 2**attempt)
         if answer.get("errors"):
-            raise PublishError(f"publishFileHashed failed: {answer['errors']}")
+            raise PublishError(f"{name} failed: {answer['errors']}")
 
     def _post(self, body: str) -> dict[str, Any]:
         request = AWSRequest(method="POST", url=self._url, data=body, headers={"content-type": "application/json"})

@@ -220,6 +220,7 @@ class FileBlobStore:
             stream = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - closed by the generator
         except FileNotFoundError as exc:
             raise BlobNotFoundError(f"No object at key {key!r}.") from exc
+        os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # the kernel reads further ahead
         return _chunks(stream, chunk_size)
 
     def delete_blob(self, key: str) -> None:

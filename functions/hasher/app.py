@@ -5,8 +5,8 @@ Not responsible for the rules (see `lambdashare.domain.hash_file`): it unpacks r
 
 from __future__ import annotations
 
-import time
 import os
+import time
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus

@@ -23,11 +23,13 @@ from strawberry.utils.str_converters import to_camel_case
 from lambdashare.api.directives import USERS, AwsIam, AwsSubscribe
 from lambdashare.api.scalars import SCALARS
 from lambdashare.api.types import (
+    CompleteUploadInput,
     File,
     FileConnection,
     FileHashedInput,
     RequestUploadInput,
     Share,
+    UploadedPart,
     UploadTicket,
 )
 
@@ -85,6 +87,10 @@ class Query:
     async def duplicate_count(self, info: strawberry.Info, sha256: str) -> int:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
+    @strawberry.field(description="The parts of a multipart upload stored so far (S3's ListParts).")
+    async def uploaded_parts(self, info: strawberry.Info, id: strawberry.ID) -> list[UploadedPart]:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
     @strawberry.field(description="The file a share token points to, with a fresh downloadUrl.")
     async def shared_file(self, info: strawberry.Info, token: str) -> File | None:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
@@ -94,6 +100,20 @@ class Query:
 class Mutation:
     @strawberry.mutation
     async def request_upload(self, info: strawberry.Info, input: RequestUploadInput) -> UploadTicket:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Multipart: assemble the parts; the file is then hashed.")
+    async def complete_upload(self, info: strawberry.Info, input: CompleteUploadInput) -> File | None:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Multipart: drop the parts and the PENDING file.")
+    async def abort_upload(self, info: strawberry.Info, id: strawberry.ID) -> File | None:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="Multipart: a fresh ticket whose parts are the ones not stored yet (presigned URLs expire)."
+    )
+    async def resume_upload(self, info: strawberry.Info, id: strawberry.ID) -> UploadTicket:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lambdashare.domain import multipart
 from lambdashare.domain.errors import NotFoundError, ValidationError
 from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
@@ -84,11 +85,18 @@ def request_upload(
     owner: str | None,
     expires_in: int,
     max_size: int,
+    part_size: float | None = None,
 ) -> dict[str, Any]:
-    """Write a PENDING file and return an upload ticket for a single presigned request."""
+    """Write a PENDING file and return an upload ticket: one presigned request, or a multipart
+    upload with a request per part when `part_size` is given or the file is over 5 GiB."""
     byte_size = _whole_bytes(size, "size")
-    if byte_size > min(max_size, MAX_SINGLE_PUT):
-        raise ValidationError(f"size must be at most {min(max_size, MAX_SINGLE_PUT)} bytes.")
+    limit = min(max_size, multipart.MAX_OBJECT)
+    if byte_size > limit:
+        raise ValidationError(f"size must be at most {limit} bytes.")
+    if part_size is not None:
+        chosen: int | None = multipart.check_part_size(byte_size, _whole_bytes(part_size, "partSize"))
+    else:
+        chosen = multipart.choose_part_size(byte_size) if byte_size > MAX_SINGLE_PUT else None
     file_id = str(uuid.uuid4())
     record = FileRecord(
         id=file_id,
@@ -99,7 +107,21 @@ def request_upload(
         content_type=_validate_content_type(content_type),
         owner=owner,
         expected_sha256=normalise_sha256(sha256) if sha256 is not None else None,
+        part_size=chosen,
     )
+    if chosen is not None:
+        record.upload_id = blobs.create_multipart(record.key, content_type=record.content_type)
+        table.put_item(record.to_item())
+        numbers = range(1, multipart.part_count(byte_size, chosen) + 1)
+        return {
+            "file": record.to_graphql(),
+            "expiresAt": expiry(expires_in),
+            "url": None,
+            "method": None,
+            "headers": None,
+            "uploadId": record.upload_id,
+            "parts": multipart.part_requests(blobs, record, numbers, expires_in),
+        }
     upload = blobs.presign_put(
         record.key,
         size=byte_size,
@@ -109,7 +131,7 @@ def request_upload(
     table.put_item(record.to_item())
     return {
         "file": record.to_graphql(),
-        "expiresAt": _expiry(expires_in),
+        "expiresAt": expiry(expires_in),
         "url": upload.url,
         "method": upload.method,
         "headers": upload.headers,
@@ -118,7 +140,7 @@ def request_upload(
     }
 
 
-def _expiry(expires_in: int) -> str:
+def expiry(expires_in: int) -> str:
     return aws_datetime(datetime.now(UTC) + timedelta(seconds=expires_in))
 
 

@@ -48,6 +48,8 @@ class FileRecord:
     uploaded_at: str | None = None
     hashed_at: str | None = None
     published: bool = False
+    upload_id: str | None = None  # a multipart upload's id in the store, until it completes or aborts
+    part_size: int | None = None
 
     @property
     def sha256(self) -> str | None:

@@ -12,6 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 from lambdashare.domain.errors import (
+    ConditionFailedError,
     EntityTooSmall,
     InvalidPart,
     InvalidPartOrder,
@@ -148,6 +149,10 @@ def complete_upload(
     if total != record.size:
         raise ValidationError(f"The parts hold {total} bytes; the file was requested with {record.size}.")
     blobs.complete_multipart(record.key, record.upload_id, requested)
+    try:  # a second completion is NoSuchUpload whatever the store says of a completed upload
+        table.update_item(file_id, {"upload_id": None}, status_in=[FileStatus.PENDING.value])
+    except ConditionFailedError:
+        pass  # the hasher has taken the file already: it is no longer PENDING
     return record
 
 

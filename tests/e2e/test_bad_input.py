@@ -501,7 +501,8 @@ def test_wrong_variable_type_is_200_variable_error(emulator: Emulator, upload_in
     [
         ({"name": "x", "size": -1}, "size"),
         ({"name": "x", "size": 1.5}, "size"),
-        ({"name": "x", "size": 6 * 1024**3}, "size"),
+        ({"name": "x", "size": 5 * 1024**4 + 1}, "size"),  # S3's largest object (over 5 GiB is multipart)
+        ({"name": "x", "size": 3 * 5 * 1024**2, "partSize": 5 * 1024**2 - 1}, "partSize"),
         ({"name": "", "size": 1}, "name"),
         ({"name": "   ", "size": 1}, "name"),
         ({"name": "a" * 1025, "size": 1}, "name"),
@@ -519,7 +520,8 @@ def test_wrong_variable_type_is_200_variable_error(emulator: Emulator, upload_in
     ids=[
         "negative-size",
         "fractional-size",
-        "size-over-5GiB",
+        "size-over-5TiB",
+        "part-under-5MiB",
         "empty-name",
         "blank-name",
         "name-too-long",

@@ -4,7 +4,8 @@ the product vs the `openssl dgst` bound on the same file in the same run, and ea
 Not responsible for correctness beyond checking the four digests against openssl's (see tests/e2e).
 The client streams each part from the file (httpx, 1 MiB reads, two parts at a time), so it stays
 lighter than the server. Hashing is timed from the moment `completeUpload` is sent to the file's
-`hashedAt`: assembling the parts, the ObjectCreated delivery and the hasher, as a user waits for them.
+`hashedAt`: assembling the parts, the ObjectCreated delivery and the hasher, as a user waits for them;
+`hashing_after_complete_mib_s` leaves out the assembly (from `completeUpload`'s answer to `hashedAt`).
 Peak RSS is VmHWM from /proc/<pid>/status of the server and every descendant (the hasher workers),
 sampled while the run lasts.
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     bound = _ideal(cores, openssl_mib_s)
     hashing_mib_s = size_mib / run["hash_seconds"]
+    after_complete_mib_s = size_mib / (run["hash_seconds"] - run["complete_seconds"])
     peaks = sampler.peaks()
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         "openssl_mib_s": {a: round(speed, 1) for a, speed in openssl_mib_s.items()},
         "openssl_bound_mib_s": round(bound, 1),
         "ratio": round(hashing_mib_s / bound, 3),
+        "hashing_after_complete_mib_s": round(after_complete_mib_s, 1),
+        "ratio_after_complete": round(after_complete_mib_s / bound, 3),
         "peak_rss_mib": peaks,
         "targets": {"rss_mib": TARGET_RSS_MIB},
         "met": {"rss_mib": all(p["peak_rss_mib"] < TARGET_RSS_MIB for p in peaks)},

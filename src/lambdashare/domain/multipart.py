@@ -8,6 +8,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from itertools import pairwise
 from typing import Any
 
@@ -149,10 +150,10 @@ def complete_upload(
     if total != record.size:
         raise ValidationError(f"The parts hold {total} bytes; the file was requested with {record.size}.")
     blobs.complete_multipart(record.key, record.upload_id, requested)
-    try:  # a second completion is NoSuchUpload whatever the store says of a completed upload
+    # a second completion is NoSuchUpload whatever the store says of a completed upload; if the hasher
+    # has taken the file already, it is no longer PENDING, which says the same
+    with suppress(ConditionFailedError):
         table.update_item(file_id, {"upload_id": None}, status_in=[FileStatus.PENDING.value])
-    except ConditionFailedError:
-        pass  # the hasher has taken the file already: it is no longer PENDING
     return record
 
 

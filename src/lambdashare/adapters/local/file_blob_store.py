@@ -137,14 +137,15 @@ class BlobWriter:
         md5 = self._md5.hexdigest()
         final = part_dir / f"{number:05d}.{md5}"
         try:
-            os.rename(self._tmp, final)
+            with _locked(part_dir, shared=True):  # never while the upload is being assembled or aborted
+                os.rename(self._tmp, final)
+                for older in part_dir.glob(f"{number:05d}.*"):
+                    if older != final:
+                        older.unlink(missing_ok=True)
         except FileNotFoundError:
             raise NoSuchUpload("The specified upload does not exist.") from None
         finally:
             self.abort()
-        for older in part_dir.glob(f"{number:05d}.*"):
-            if older != final:
-                older.unlink(missing_ok=True)
         _fsync_dir(part_dir)
         return md5
 
@@ -417,16 +418,17 @@ class FileBlobStore:
 
 
 class _locked:
-    """An exclusive lock on an upload (its meta.json) against a concurrent completion or abort."""
+    """A lock on an upload (its meta.json): exclusive to complete or abort it, shared to add a part."""
 
-    def __init__(self, upload_dir: Path) -> None:
+    def __init__(self, upload_dir: Path, *, shared: bool = False) -> None:
         try:
             self._fd = os.open(upload_dir / "meta.json", os.O_RDONLY)
         except FileNotFoundError:
             raise NoSuchUpload("The specified upload does not exist.") from None
+        self._mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
 
     def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fcntl.flock(self._fd, self._mode)
 
     def __exit__(self, *exc: object) -> None:
         os.close(self._fd)

@@ -202,3 +202,21 @@ def test_a_file_over_5_gib_is_multipart_with_a_part_size_chosen_for_it(emulator:
     # THEN the parts are 8 MiB (the smallest chosen size), the last one holding the rest
     assert ticket["url"] is None and len(ticket["parts"]) == -(-size // (8 * MiB)) == 769
     assert data(emulator, ABORT, {"id": ticket["file"]["id"]})["abortUpload"]["id"] == ticket["file"]["id"]
+
+
+def test_a_ticket_holds_at_most_1000_parts_and_resume_hands_out_the_rest(emulator: Emulator) -> None:
+    # GIVEN a file of 1,001 parts
+    ticket = request_multipart(emulator, 1000 * PART + 1)
+    file_id = ticket["file"]["id"]
+    # THEN the ticket holds the first 1,000 part requests
+    assert [p["number"] for p in ticket["parts"]] == list(range(1, 1001))
+    # AND resumeUpload names any of them on demand, or else the first ones not stored yet
+    by_number = "mutation S($id: ID!, $n: [Int!]) { resumeUpload(id: $id, numbers: $n) { parts { number } } }"
+    asked = data(emulator, by_number, {"id": file_id, "n": [1001, 7, 7]})["resumeUpload"]["parts"]
+    assert [p["number"] for p in asked] == [7, 1001]
+    assert put_part(ticket["parts"][0], os.urandom(PART)).status_code == 200
+    missing = data(emulator, RESUME, {"id": file_id})["resumeUpload"]["parts"]
+    assert [p["number"] for p in missing] == list(range(2, 1002))
+    # AND a number outside the upload is a ValidationError
+    assert error_type(graphql(emulator, by_number, {"id": file_id, "n": [1002]})) == "ValidationError"
+    data(emulator, ABORT, {"id": file_id})

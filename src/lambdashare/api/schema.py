@@ -111,9 +111,14 @@ class Mutation:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation(
-        description="Multipart: a fresh ticket whose parts are the ones not stored yet (presigned URLs expire)."
+        description=(
+            "Multipart: a fresh ticket (presigned URLs expire) for the parts named in numbers, or else for the "
+            "parts not stored yet; at most 1000 parts per ticket, as requestUpload's."
+        )
     )
-    async def resume_upload(self, info: strawberry.Info, id: strawberry.ID) -> UploadTicket:
+    async def resume_upload(
+        self, info: strawberry.Info, id: strawberry.ID, numbers: list[int] | None = strawberry.UNSET
+    ) -> UploadTicket:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation

@@ -88,7 +88,8 @@ def request_upload(
     part_size: float | None = None,
 ) -> dict[str, Any]:
     """Write a PENDING file and return an upload ticket: one presigned request, or a multipart
-    upload with a request per part when `part_size` is given or the file is over 5 GiB."""
+    upload with a request per part (the first MAX_TICKET_PARTS of them; `resumeUpload` gives the rest)
+    when `part_size` is given or the file is over 5 GiB."""
     byte_size = _whole_bytes(size, "size")
     limit = min(max_size, multipart.MAX_OBJECT)
     if byte_size > limit:
@@ -112,7 +113,7 @@ def request_upload(
     if chosen is not None:
         record.upload_id = blobs.create_multipart(record.key, content_type=record.content_type)
         table.put_item(record.to_item())
-        numbers = range(1, multipart.part_count(byte_size, chosen) + 1)
+        numbers = range(1, min(multipart.part_count(byte_size, chosen), multipart.MAX_TICKET_PARTS) + 1)
         return {
             "file": record.to_graphql(),
             "expiresAt": expiry(expires_in),

@@ -32,6 +32,9 @@ MAX_PARTS = 10_000
 MAX_OBJECT = 5 * 1024**4
 #: The smallest part size chosen for a client that names none: fewer, larger requests.
 DEFAULT_MIN_PART = 8 * MiB
+#: Presigned part requests in one ticket: 1,000 AWS URLs (with the role's session token) are about 2 MB,
+#: well inside Lambda's 6 MB response; `resumeUpload` hands out the rest.
+MAX_TICKET_PARTS = 1000
 
 
 def choose_part_size(size: int) -> int:
@@ -115,13 +118,28 @@ def uploaded_parts(table: Table, blobs: BlobStore, file_id: str, caller: Princip
 
 
 def resume_upload(
-    table: Table, blobs: BlobStore, file_id: str, caller: Principal, expires_in: int, expiry: str
+    table: Table,
+    blobs: BlobStore,
+    file_id: str,
+    caller: Principal,
+    expires_in: int,
+    expiry: str,
+    numbers: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """A fresh ticket whose `parts` are the ones not stored yet (URLs expire; the upload does not)."""
+    """A fresh ticket (URLs expire; the upload does not): for the given part `numbers`, or else for the
+    first parts not stored yet, at most MAX_TICKET_PARTS either way."""
     record = _upload_of(table, file_id, caller)
     assert record.upload_id is not None and record.part_size is not None
-    stored = {p.number for p in blobs.list_parts(record.key, record.upload_id)}
-    missing = [n for n in range(1, part_count(record.size, record.part_size) + 1) if n not in stored]
+    count = part_count(record.size, record.part_size)
+    if numbers is None:
+        stored = {p.number for p in blobs.list_parts(record.key, record.upload_id)}
+        wanted = [n for n in range(1, count + 1) if n not in stored][:MAX_TICKET_PARTS]
+    else:
+        wanted = sorted(set(numbers))
+        if any(not 1 <= n <= count for n in wanted):
+            raise ValidationError(f"numbers must be part numbers of this upload: 1 to {count}.")
+        if len(wanted) > MAX_TICKET_PARTS:
+            raise ValidationError(f"numbers may name at most {MAX_TICKET_PARTS} parts at once.")
     return {
         "file": record.to_graphql(),
         "expiresAt": expiry,
@@ -129,7 +147,7 @@ def resume_upload(
         "method": None,
         "headers": None,
         "uploadId": record.upload_id,
-        "parts": part_requests(blobs, record, missing, expires_in),
+        "parts": part_requests(blobs, record, wanted, expires_in),
     }
 
 

@@ -220,3 +220,12 @@ def test_a_ticket_holds_at_most_1000_parts_and_resume_hands_out_the_rest(emulato
     # AND a number outside the upload is a ValidationError
     assert error_type(graphql(emulator, by_number, {"id": file_id, "n": [1002]})) == "ValidationError"
     data(emulator, ABORT, {"id": file_id})
+
+
+def test_deleting_a_pending_multipart_file_drops_its_upload(emulator: Emulator) -> None:
+    ticket = request_multipart(emulator, PART + 1)
+    assert put_part(ticket["parts"][0], os.urandom(PART)).status_code == 200
+    data(emulator, "mutation D($id: ID!) { deleteFile(id: $id) { id } }", {"id": ticket["file"]["id"]})
+    refused = put_part(ticket["parts"][1], b"x")
+    assert refused.status_code == 404, refused.text
+    assert s3_error(refused)["Code"] == "NoSuchUpload"

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lambdashare.domain import multipart
-from lambdashare.domain.errors import NotFoundError, ValidationError
+from lambdashare.domain.errors import NoSuchUpload, NotFoundError, ValidationError
 from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
 from lambdashare.domain.tokens import decode_cursor, encode_cursor
@@ -209,5 +210,9 @@ def delete_file(table: Table, blobs: BlobStore, file_id: str, caller: Principal)
     item = table.delete_item(file_id)
     if item is None:
         raise NotFoundError(f"File {file_id} was deleted by another request.")
+    upload_id = FileRecord.from_item(item).upload_id
+    if upload_id is not None:  # its parts go too, rather than waiting for the clean-up
+        with suppress(NoSuchUpload):  # completed or aborted meanwhile
+            blobs.abort_multipart(record.key, upload_id)
     blobs.delete_blob(record.key)
     return record

@@ -173,6 +173,7 @@ def test_after_abort_parts_are_refused_and_the_file_is_gone(emulator: Emulator) 
     refused = put_part(ticket["parts"][1], b"x")
     assert refused.status_code == 404, refused.text
     assert s3_error(refused)["Code"] == "NoSuchUpload"
+    assert not list((emulator.data_dir / "tmp").glob("upload-*"))  # the refused part left nothing behind
     assert file_by_id(emulator, file_id) is None
     assert error_type(graphql(emulator, LIST, {"id": file_id})) == "NoSuchUpload"
     assert error_type(graphql(emulator, ABORT, {"id": file_id})) == "NoSuchUpload"

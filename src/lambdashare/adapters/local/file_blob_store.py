@@ -336,7 +336,8 @@ class FileBlobStore:
     def open_part_writer(self, key: str, upload_id: str, max_size: int) -> tuple[BlobWriter, Path]:
         """A writer for one part and the directory `commit_part` puts it in; `NoSuchUpload` at once
         for an aborted or completed upload."""
-        return BlobWriter(None, self._tmp, max_size), self._upload_dir(key, upload_id)
+        part_dir = self._upload_dir(key, upload_id)  # first: a refused part leaves no temp file
+        return BlobWriter(None, self._tmp, max_size), part_dir
 
     def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
         return sorted(self._stored_parts(self._upload_dir(key, upload_id)).values(), key=lambda p: p.number)

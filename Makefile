@@ -43,6 +43,7 @@ typecheck: install
 bench: install  ## benchmarks; results land in bench/results/
 	$(BIN)/python bench/hash_throughput.py
 	$(BIN)/python bench/graphql_load.py
+	$(BIN)/python bench/big_file.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -24,6 +24,7 @@ from lambdashare.adapters.aws.dynamo_table import DynamoTable
 from lambdashare.adapters.aws.s3_blob_store import S3BlobStore
 from lambdashare.adapters.local.file_blob_store import STORAGE_PATH, FileBlobStore, ObjectExistsError
 from lambdashare.adapters.local.sqlite_table import SqliteTable
+from lambdashare.domain.errors import NoSuchUpload, PreconditionFailed
 from lambdashare.ports.blob_store import BlobStore, PresignedRequest
 from lambdashare.ports.table import Table
 from tests.contract import _servers
@@ -110,6 +111,8 @@ class Blobs:
     store: BlobStore
     send: Callable[[PresignedRequest, bytes], int]  # presigned PUT -> S3's HTTP status
     get: Callable[[str], tuple[bytes, str]]  # presigned GET -> (body, Content-Disposition)
+    send_part: Callable[[PresignedRequest, bytes], tuple[int, str | None]]  # part PUT -> (status, ETag header)
+    complete: Callable[[str, str, list[tuple[int, str]]], str]  # CompleteMultipartUpload -> ETag
 
     def put(self, request: PresignedRequest, body: bytes) -> None:
         status = self.send(request, body)
@@ -142,7 +145,26 @@ def _file_blobs(tmp_path: Path) -> Blobs:
         grant = store.verify("GET", *key_and_query(url))
         return store.blob_path(grant.key).read_bytes(), s3_blob_store.content_disposition(grant.file_name)
 
-    return Blobs("file", store, send, get)
+    def send_part(request: PresignedRequest, body: bytes) -> tuple[int, str | None]:
+        """What the storage endpoint answers a part PUT: its ETag, 404 for a gone upload, 413 for too much."""
+        grant = store.verify(request.method, *key_and_query(request.url))
+        if len(body) > grant.max_size:
+            return 413, None
+        try:
+            writer, part_dir = store.open_part_writer(grant.key, grant.upload_id, grant.max_size)
+            writer.write(body)
+            return 200, f'"{writer.commit_part(part_dir, grant.part_number)}"'
+        except NoSuchUpload:
+            return 404, None
+
+    def complete(key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        """The storage endpoint's side of completion (the store's own `complete_multipart` POSTs to it)."""
+        try:
+            return f'"{store.assemble_multipart(key, upload_id, parts)[0]}"'
+        except ObjectExistsError:
+            raise PreconditionFailed(key) from None
+
+    return Blobs("file", store, send, get, send_part, complete)
 
 
 def http_put(request: PresignedRequest, body: bytes) -> httpx.Response:
@@ -165,7 +187,12 @@ def _s3_blobs(kind: str, server: Server) -> Blobs:
         assert answer.status_code == 200, answer.text
         return answer.content, answer.headers["content-disposition"]
 
-    return Blobs(kind, new_s3_store(server), send, get)
+    def send_part(request: PresignedRequest, body: bytes) -> tuple[int, str | None]:
+        answer = http_put(request, body)
+        return answer.status_code, answer.headers.get("etag")
+
+    store = new_s3_store(server)
+    return Blobs(kind, store, send, get, send_part, store.complete_multipart)
 
 
 @pytest.fixture(params=["file", "moto", "seaweedfs"])

@@ -296,3 +296,71 @@ async def test_upload_is_hashed_by_the_aws_adapters_and_published_to_subscribers
     assert item["uploaded_at"] == event["uploadedAt"]
     assert item["sha256"] == digests["sha256"]  # the bySha256 index's key
     assert item["published"] is True
+
+
+def resolver_event(emulator: Emulator, parent: str, field: str, arguments: dict[str, Any], selection: str) -> Any:
+    """A field as AppSync hands it to the resolver for an API-key caller; `selection` as space-separated paths."""
+    return appsync_resolver_event(
+        field_name=field,
+        parent_type_name=parent,
+        arguments=arguments,
+        identity=None,
+        headers={"content-type": "application/json", "host": emulator.host, "x-api-key": emulator.api_key},
+        variables=arguments,
+        selection_set_list=selection.split(),
+        selection_set_graphql="",
+    )
+
+
+async def test_a_multipart_upload_resumed_after_listing_parts_is_hashed(
+    emulator: Emulator, storage: Storage, tmp_path: Path
+) -> None:
+    # GIVEN a multipart ticket for 5 MiB + 1 byte from the resolver, and only part 2 sent
+    body = os.urandom(5 * 1024 * 1024 + 1)
+    resolver_env = function_environ(storage, tmp_path)
+    hasher_env = function_environ(storage, tmp_path, LAMBDASHARE_APPSYNC_URL=emulator.graphql_url)
+
+    def resolve(parent: str, field: str, arguments: dict[str, Any], selection: str) -> Any:
+        return invoke("resolver", resolver_event(emulator, parent, field, arguments, selection), resolver_env)
+
+    upload = {"name": "parts.bin", "size": len(body), "partSize": 5 * 1024 * 1024}
+    ticket = await asyncio.to_thread(resolve, "Mutation", "requestUpload", {"input": upload}, "file file/id parts")
+    file_id, parts = ticket["file"]["id"], {p["number"]: p for p in ticket["parts"]}
+    assert ticket["url"] is None and sorted(parts) == [1, 2]
+    second = await asyncio.to_thread(put, parts[2], body[5 * 1024 * 1024 :])
+    assert second.status_code == 200, second.text
+
+    # WHEN the client lists the stored parts, resumes, and sends only the missing one (S3 checks each signature)
+    listed = await asyncio.to_thread(resolve, "Query", "uploadedParts", {"id": file_id}, "number etag size")
+    assert listed == [{"number": 2, "etag": second.headers["etag"], "size": 1}]
+    resumed = await asyncio.to_thread(resolve, "Mutation", "resumeUpload", {"id": file_id}, "parts")
+    assert [p["number"] for p in resumed["parts"]] == [1]
+    first = await asyncio.to_thread(put, resumed["parts"][0], body[: 5 * 1024 * 1024])
+    assert first.status_code == 200, first.text
+    # the listed ETag of part 2 is all the client kept of it
+    completion = {
+        "id": file_id,
+        "parts": [{"number": 1, "etag": first.headers["etag"]}, {"number": 2, "etag": listed[0]["etag"]}],
+    }
+    done = await asyncio.to_thread(resolve, "Mutation", "completeUpload", {"input": completion}, "id status")
+    assert done["id"] == file_id
+
+    async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": file_id}) as events:
+        # AND the hasher gets S3's CompleteMultipartUpload record
+        head = s3_blob_store.new_client(
+            region=REGION, endpoint_url=storage.backend.s3_endpoint, session=storage.backend.credentials.session()
+        ).head_object(Bucket=storage.bucket, Key=key_of(parts[1]["url"], storage.bucket))
+        assert head["ETag"].endswith('-2"'), head["ETag"]
+        record = s3_object_created(
+            bucket=storage.bucket,
+            key=key_of(parts[1]["url"], storage.bucket),
+            size=len(body),
+            etag=head["ETag"].strip('"'),
+            region=REGION,
+            event_name="ObjectCreated:CompleteMultipartUpload",
+        )
+        outcome = await asyncio.to_thread(invoke, "hasher", record, hasher_env)
+        assert outcome == {"outcomes": [{"fileId": file_id, "status": "HASHED"}]}
+        event = (await asyncio.wait_for(events.get(), timeout=60))["onFileHashed"]
+    # THEN the subscriber receives hashlib's four digests of the whole file
+    assert event["hashes"] == expected_digests(body)

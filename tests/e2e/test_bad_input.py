@@ -502,11 +502,11 @@ def test_wrong_variable_type_is_200_variable_error(emulator: Emulator, upload_in
     [
         ({"name": "x", "size": -1}, "size"),
         ({"name": "x", "size": 1.5}, "size"),
-        ({"name": "x", "size": 6 * 1024**3}, "size"),
         (
             {"name": "x", "size": DEFAULT_MAX_UPLOAD_SIZE + 1},
             f"size must be at most {DEFAULT_MAX_UPLOAD_SIZE} bytes: this deployment's limit (MaxUploadSize)",
         ),
+        ({"name": "x", "size": 3 * 5 * 1024**2, "partSize": 5 * 1024**2 - 1}, "partSize"),
         ({"name": "", "size": 1}, "name"),
         ({"name": "   ", "size": 1}, "name"),
         ({"name": "a" * 1025, "size": 1}, "name"),
@@ -524,8 +524,8 @@ def test_wrong_variable_type_is_200_variable_error(emulator: Emulator, upload_in
     ids=[
         "negative-size",
         "fractional-size",
-        "size-over-5GiB",
         "size-over-what-one-hasher-run-hashes",
+        "part-under-5MiB",
         "empty-name",
         "blank-name",
         "name-too-long",

@@ -7,19 +7,22 @@ again on the same data dir and port, and look at the result only through the API
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from lambdashare.adapters.local._sqlite import DB_FILE
 from tests.e2e.clients import (
     all_files,
     data,
@@ -243,3 +246,38 @@ def test_kill9_mid_upload_leaves_no_partial_file_and_the_url_still_works(private
     assert send_bytes(ticket, body).status_code == 200
     final = wait_for_file(emulator, ticket["file"]["id"])
     assert final["status"] == "HASHED" and final["hashes"] == digests(body)
+
+
+def test_a_completed_multipart_upload_is_queued_before_the_answer_and_hashed_after_kill9(
+    private_emulator: Emulator,
+) -> None:
+    # GIVEN an emulator whose one hasher worker is paused, and a two-part upload whose parts were sent
+    emulator = private_emulator
+    emulator.stop()
+    emulator.start(LAMBDASHARE_HASH_WORKERS="1")
+    upload(emulator, os.urandom(1000), name="warm.bin")
+    wait_until_idle(emulator)
+    body = os.urandom(5 * 1024 * 1024 + 3)
+    with paused(hasher_workers(emulator)):
+        ticket = request_upload(emulator, name="parts.bin", size=len(body), partSize=5 * 1024 * 1024)
+        file_id = ticket["file"]["id"]
+        urls = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
+        parts = []
+        for number, part in enumerate(urls["resumeUpload"]["parts"], start=1):
+            answer = httpx.put(part["url"], content=body[(number - 1) * 5 * 1024 * 1024 : number * 5 * 1024 * 1024])
+            assert answer.status_code == 200, answer.text
+            parts.append({"number": number, "etag": answer.headers["etag"]})
+        # WHEN completeUpload has answered
+        complete = "mutation C($input: CompleteUploadInput!) { completeUpload(input: $input) { id } }"
+        data(emulator, complete, {"input": {"id": file_id, "parts": parts}})
+        # THEN S3's CompleteMultipartUpload record is already in the durable queue
+        with closing(sqlite3.connect(emulator.data_dir / DB_FILE)) as db:
+            events = [json.loads(row[0]) for row in db.execute("SELECT event FROM invocations")]
+        assert [e["Records"][0]["eventName"] for e in events] == ["ObjectCreated:CompleteMultipartUpload"]
+        assert events[0]["Records"][0]["s3"]["object"]["size"] == len(body)
+        # AND it survives kill -9: after a restart the file is hashed
+        emulator.kill9()
+    emulator.start()
+    final = wait_for_file(emulator, file_id)
+    assert final["status"] == "HASHED", final
+    assert final["hashes"] == digests(body)

@@ -205,3 +205,28 @@ def test_a_forged_next_token_is_refused_with_its_own_error_type(alice: User) -> 
     assert error["errorType"] == "InvalidTokenError"
     assert error["message"] == "nextToken is invalid or was not issued for this listing."
     assert error["path"] == ["files"]
+
+
+def test_b_cannot_list_resume_complete_or_abort_a_multipart_upload(alice: User, bob: User) -> None:
+    # GIVEN alice's multipart upload with its first part sent
+    upload = {"name": "parts.bin", "size": 5 * 1024 * 1024 + 1, "partSize": 5 * 1024 * 1024}
+    query = "mutation R($input: RequestUploadInput!) { requestUpload(input: $input) { file { id } parts { url } } }"
+    ticket = alice.data(query, {"input": upload})["requestUpload"]
+    file_id = ticket["file"]["id"]
+    etag = httpx.put(ticket["parts"][0]["url"], content=b"\0" * (5 * 1024 * 1024), timeout=30).headers["etag"]
+    parts = [{"number": 1, "etag": etag}]
+    # WHEN bob tries each multipart field on it
+    attempts = {
+        "uploadedParts": ("query L($id: ID!) { uploadedParts(id: $id) { number } }", {"id": file_id}),
+        "resumeUpload": ("mutation S($id: ID!) { resumeUpload(id: $id) { uploadId } }", {"id": file_id}),
+        "completeUpload": (
+            "mutation C($input: CompleteUploadInput!) { completeUpload(input: $input) { id } }",
+            {"input": {"id": file_id, "parts": parts}},
+        ),
+        "abortUpload": ("mutation A($id: ID!) { abortUpload(id: $id) { id } }", {"id": file_id}),
+    }
+    # THEN each answers as for an upload that does not exist, and alice's upload is intact
+    for field, (text, variables) in attempts.items():
+        assert bob.post(text, variables)["errors"][0]["errorType"] == "NoSuchUpload", field
+    listed = alice.data("query L($id: ID!) { uploadedParts(id: $id) { number etag } }", {"id": file_id})
+    assert listed["uploadedParts"] == [{"number": 1, "etag": etag}]

@@ -23,6 +23,7 @@ from strawberry.utils.str_converters import to_camel_case
 from lambdashare.api.directives import USERS, AwsIam, AwsSubscribe
 from lambdashare.api.scalars import SCALARS
 from lambdashare.api.types import (
+    CompleteUploadInput,
     File,
     FileConnection,
     FileHashedInput,
@@ -30,6 +31,7 @@ from lambdashare.api.types import (
     FileProgressInput,
     RequestUploadInput,
     Share,
+    UploadedPart,
     UploadTicket,
 )
 
@@ -87,6 +89,10 @@ class Query:
     async def duplicate_count(self, info: strawberry.Info, sha256: str) -> int:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
+    @strawberry.field(description="The parts of a multipart upload stored so far (S3's ListParts).")
+    async def uploaded_parts(self, info: strawberry.Info, id: strawberry.ID) -> list[UploadedPart]:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
     @strawberry.field(description="The file a share token points to, with a fresh downloadUrl.")
     async def shared_file(self, info: strawberry.Info, token: str) -> File | None:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
@@ -96,6 +102,25 @@ class Query:
 class Mutation:
     @strawberry.mutation
     async def request_upload(self, info: strawberry.Info, input: RequestUploadInput) -> UploadTicket:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Multipart: assemble the parts; the file is then hashed.")
+    async def complete_upload(self, info: strawberry.Info, input: CompleteUploadInput) -> File | None:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Multipart: drop the parts and the PENDING file.")
+    async def abort_upload(self, info: strawberry.Info, id: strawberry.ID) -> File | None:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description=(
+            "Multipart: a fresh ticket (presigned URLs expire) for the parts named in numbers, or else for the "
+            "parts not stored yet; at most 1000 parts per ticket, as requestUpload's."
+        )
+    )
+    async def resume_upload(
+        self, info: strawberry.Info, id: strawberry.ID, numbers: list[int] | None = strawberry.UNSET
+    ) -> UploadTicket:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.mutation

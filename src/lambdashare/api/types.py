@@ -53,6 +53,13 @@ class UploadPart:
     headers: AWSJSON | None
 
 
+@strawberry.type(directives=USERS, description="A part the store holds (S3's ListParts): send only the missing ones.")
+class UploadedPart:
+    number: int
+    etag: str = strawberry.field(description="Quoted hex md5, as the part PUT's ETag header.")
+    size: float
+
+
 @strawberry.type(description="Exactly one of url / parts is set.", directives=USERS)
 class UploadTicket:
     file: File
@@ -83,7 +90,25 @@ class RequestUploadInput:
     size: float
     content_type: str | None = strawberry.UNSET
     sha256: str | None = strawberry.UNSET
-    part_size: float | None = strawberry.UNSET
+    part_size: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Bytes per part (5 MiB to 5 GiB, at most 10,000 parts): asks for a multipart upload. "
+            "Files over 5 GiB are multipart in any case, with a part size chosen for them."
+        ),
+    )
+
+
+@strawberry.input
+class CompletedPartInput:
+    number: int
+    etag: str = strawberry.field(description="Exactly the part PUT's ETag header.")
+
+
+@strawberry.input(description="The parts to assemble, in ascending order of number.")
+class CompleteUploadInput:
+    id: strawberry.ID
+    parts: list[CompletedPartInput]
 
 
 @strawberry.input

@@ -37,3 +37,30 @@ class BlobNotFoundError(LambdashareError):
 
 class PublishError(LambdashareError):
     """AppSync refused or failed the `publishFileHashed` mutation."""
+
+
+# --- multipart uploads: S3's error codes, word for word (no `Error` suffix: the class name is the errorType)
+class NoSuchUpload(LambdashareError):
+    """The multipart upload does not exist: never started, aborted, or already completed."""
+
+
+class InvalidPart(LambdashareError):
+    """A listed part was not uploaded, or its ETag is not the one stored."""
+
+
+class InvalidPartOrder(LambdashareError):
+    """The listed part numbers are not in ascending order."""
+
+
+class EntityTooSmall(LambdashareError):
+    """A part other than the last is smaller than 5 MiB."""
+
+
+class PreconditionFailed(LambdashareError):
+    """The key already holds an object: objects are write-once (`If-None-Match: *`)."""
+
+
+#: The S3 error codes a store maps to domain errors (both adapters read this one table).
+S3_ERRORS: dict[str, type[LambdashareError]] = {
+    cls.__name__: cls for cls in (NoSuchUpload, InvalidPart, InvalidPartOrder, EntityTooSmall, PreconditionFailed)
+}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambdashare.domain.errors import NotFoundError, ValidationError
+from lambdashare.domain import multipart
+from lambdashare.domain.errors import NoSuchUpload, NotFoundError, ValidationError
 from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
 from lambdashare.domain.tokens import decode_cursor, encode_cursor
@@ -85,8 +87,11 @@ def request_upload(
     expires_in: int,
     max_size: int,
     pending_grace: int,
+    part_size: float | None = None,
 ) -> dict[str, Any]:
-    """Write a PENDING file and return an upload ticket for a single presigned request.
+    """Write a PENDING file and return an upload ticket: one presigned request, or a multipart
+    upload with a request per part (the first MAX_TICKET_PARTS of them; `resumeUpload` gives the rest)
+    when `part_size` is given or the file is over 5 GiB.
 
     The file expires (`ttl`) `pending_grace` seconds after its upload URL does, unless its bytes come.
     """
@@ -96,8 +101,12 @@ def request_upload(
             f"size must be at most {max_size} bytes: this deployment's limit (MaxUploadSize), "
             "the largest file its hasher can hash in one run."
         )
-    if byte_size > MAX_SINGLE_PUT:
-        raise ValidationError(f"size must be at most {MAX_SINGLE_PUT} bytes.")
+    if byte_size > multipart.MAX_OBJECT:
+        raise ValidationError(f"size must be at most {multipart.MAX_OBJECT} bytes.")
+    if part_size is not None:
+        chosen: int | None = multipart.check_part_size(byte_size, _whole_bytes(part_size, "partSize"))
+    else:
+        chosen = multipart.choose_part_size(byte_size) if byte_size > MAX_SINGLE_PUT else None
     file_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     record = FileRecord(
@@ -110,7 +119,21 @@ def request_upload(
         content_type=_validate_content_type(content_type),
         owner=owner,
         expected_sha256=normalise_sha256(sha256) if sha256 is not None else None,
+        part_size=chosen,
     )
+    if chosen is not None:
+        record.upload_id = blobs.create_multipart(record.key, content_type=record.content_type)
+        table.put_item(record.to_item())
+        numbers = range(1, min(multipart.part_count(byte_size, chosen), multipart.MAX_TICKET_PARTS) + 1)
+        return {
+            "file": record.to_graphql(),
+            "expiresAt": expiry(expires_in),
+            "url": None,
+            "method": None,
+            "headers": None,
+            "uploadId": record.upload_id,
+            "parts": multipart.part_requests(blobs, record, numbers, expires_in),
+        }
     upload = blobs.presign_put(
         record.key,
         size=byte_size,
@@ -120,7 +143,7 @@ def request_upload(
     table.put_item(record.to_item())
     return {
         "file": record.to_graphql(),
-        "expiresAt": _expiry(expires_in),
+        "expiresAt": expiry(expires_in),
         "url": upload.url,
         "method": upload.method,
         "headers": upload.headers,
@@ -129,7 +152,7 @@ def request_upload(
     }
 
 
-def _expiry(expires_in: int) -> str:
+def expiry(expires_in: int) -> str:
     return aws_datetime(datetime.now(UTC) + timedelta(seconds=expires_in))
 
 
@@ -197,5 +220,9 @@ def delete_file(table: Table, blobs: BlobStore, file_id: str, caller: Principal)
     item = table.delete_item(file_id)
     if item is None:
         raise NotFoundError(f"File {file_id} was deleted by another request.")
+    upload_id = FileRecord.from_item(item).upload_id
+    if upload_id is not None:  # its parts go too, rather than waiting for the clean-up
+        with suppress(NoSuchUpload):  # completed or aborted meanwhile
+            blobs.abort_multipart(record.key, upload_id)
     blobs.delete_blob(record.key)
     return record

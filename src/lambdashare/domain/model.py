@@ -73,6 +73,8 @@ class FileRecord:
     #: Epoch seconds after which a file still PENDING is deleted (DynamoDB TTL on AWS, the sweeper
     #: locally); None once its bytes have arrived.
     ttl: int | None = None
+    upload_id: str | None = None  # a multipart upload's id in the store, until it completes or aborts
+    part_size: int | None = None
 
     @property
     def sha256(self) -> str | None:

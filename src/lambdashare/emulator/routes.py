@@ -12,7 +12,7 @@ from lambdashare.emulator.cognito_http import cognito_idp_post, cognito_idp_pref
 from lambdashare.emulator.graphql_http import graphql_explorer, graphql_post
 from lambdashare.emulator.realtime import SUBPROTOCOL, RealtimeHandler
 from lambdashare.emulator.runtime import Runtime
-from lambdashare.emulator.storage import get_object, put_object
+from lambdashare.emulator.storage import complete_multipart, get_object, put_object
 from lambdashare.emulator.web import WEB_DIR
 
 
@@ -82,6 +82,7 @@ ROUTES = [
     WebSocketRoute("/graphql/realtime", realtime),
     Route("/_storage/{bucket}/{key:path}", put_object, methods=["PUT"]),
     Route("/_storage/{bucket}/{key:path}", get_object, methods=["GET"]),
+    Route("/_storage/{bucket}/{key:path}", complete_multipart, methods=["POST"]),
     Route("/cognito-idp/", cognito_idp_post, methods=["POST"]),
     Route("/cognito-idp", cognito_idp_post, methods=["POST"]),
     Route("/cognito-idp/", cognito_idp_preflight, methods=["OPTIONS"]),

@@ -1,14 +1,19 @@
-"""The object-storage endpoint behind presigned URLs: `PUT` and `GET /_storage/<bucket>/<key>`.
+"""The object-storage endpoint behind presigned URLs: `PUT` and `GET /_storage/<bucket>/<key>`, and
+S3's multipart requests: `PUT ?partNumber=&uploadId=` (a part) and `POST ?uploadId=` (completion).
 
 Answers as S3 does (XML errors: 403 for a bad or expired signature or a missing signed header, 413
 for a body over the signed size, 412 for a key that already holds an object: uploads are write-once,
 as with S3's `If-None-Match: *`) and, once an object is durably stored, queues its ObjectCreated
-notification before it acknowledges; a refused upload queues nothing.
+notification before it acknowledges; a refused upload queues nothing. A part PUT answers its ETag
+(quoted hex md5), or 404 NoSuchUpload once the upload is aborted or completed; completion answers
+S3's errors (InvalidPart, InvalidPartOrder, EntityTooSmall: 400) and queues
+`ObjectCreated:CompleteMultipartUpload` before it answers.
 Not responsible for signing or files: the FileBlobStore does both.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -25,7 +30,14 @@ from lambdashare.adapters.local.file_blob_store import (
     SignatureError,
     TooLargeError,
 )
-from lambdashare.domain.errors import BlobNotFoundError
+from lambdashare.domain.errors import (
+    BlobNotFoundError,
+    EntityTooSmall,
+    InvalidPart,
+    InvalidPartOrder,
+    LambdashareError,
+    NoSuchUpload,
+)
 from lambdashare.emulator.events import s3_object_created
 from lambdashare.emulator.runtime import Runtime
 
@@ -70,6 +82,8 @@ async def put_object(request: Request) -> Response:
     try:
         grant = _grant(runtime, request, "PUT")
         _check_headers(request, grant)
+        if grant.upload_id:
+            return await _put_part(runtime, request, grant)
         writer = runtime.blobs.open_writer(grant.key, grant.max_size)
         try:
             await _receive(request, writer)
@@ -87,12 +101,72 @@ async def put_object(request: Request) -> Response:
     except ClientDisconnect:
         logger.info("client went away during the upload of %s; nothing stored", request.path_params["key"])
         return Response(status_code=400)
+    await _notify(runtime, grant.key, writer.size, etag, "ObjectCreated:Put")
+    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+async def _notify(runtime: Runtime, key: str, size: int, etag: str, event_name: str) -> None:
+    """Queue the ObjectCreated record durably for every function the bucket notifies."""
     event = s3_object_created(
-        bucket=runtime.blobs.bucket, key=grant.key, size=writer.size, etag=etag, region=runtime.config.region
+        bucket=runtime.blobs.bucket, key=key, size=size, etag=etag, region=runtime.config.region, event_name=event_name
     )
     for function in runtime.wiring.bucket_notifications:
         await runtime.dispatcher.submit(function, event)
+
+
+def _no_such_upload() -> StorageError:
+    return StorageError(
+        404,
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted "
+        "or completed.",
+    )
+
+
+async def _put_part(runtime: Runtime, request: Request, grant: Grant) -> Response:
+    """S3's UploadPart: store the part durably and answer its ETag."""
+    try:
+        writer, part_dir = runtime.blobs.open_part_writer(grant.key, grant.upload_id, grant.max_size)
+        try:
+            await _receive(request, writer)
+            etag = await run_in_threadpool(writer.commit_part, part_dir, grant.part_number)
+        except BaseException:
+            writer.abort()
+            raise
+    except NoSuchUpload:
+        logger.info("refused part %d of %s: no such upload", grant.part_number, grant.key)
+        return _no_such_upload().response()
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+async def complete_multipart(request: Request) -> Response:
+    """S3's CompleteMultipartUpload: assemble, queue ObjectCreated:CompleteMultipartUpload, then answer."""
+    runtime: Runtime = request.app.state.runtime
+    try:
+        grant = _grant(runtime, request, "POST")
+        if not grant.upload_id:
+            raise StorageError(400, "InvalidRequest", "Only CompleteMultipartUpload is a POST here.")
+        body = json.loads(await request.body())
+        parts = [(int(p["number"]), str(p["etag"])) for p in body["parts"]]
+        etag, size = await run_in_threadpool(runtime.blobs.assemble_multipart, grant.key, grant.upload_id, parts)
+    except StorageError as exc:
+        return exc.response()
+    except NoSuchUpload:
+        return _no_such_upload().response()
+    except (InvalidPart, InvalidPartOrder, EntityTooSmall) as exc:
+        return StorageError(400, type(exc).__name__, str(exc)).response()
+    except ObjectExistsError:
+        logger.info("refused to complete %s: the key holds an object (write-once)", grant.key)
+        return _precondition_failed().response()
+    except (ValueError, KeyError, TypeError, LambdashareError):
+        return StorageError(400, "MalformedXML", "The request body is not a list of parts.").response()
+    await _notify(runtime, grant.key, size, etag, "ObjectCreated:CompleteMultipartUpload")
+    result = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult>'
+        f"<Bucket>{escape(runtime.blobs.bucket)}</Bucket><Key>{escape(grant.key)}</Key>"
+        f"<ETag>&quot;{etag}&quot;</ETag></CompleteMultipartUploadResult>"
+    )
+    return Response(result, status_code=200, media_type="application/xml")
 
 
 def _precondition_failed() -> StorageError:

@@ -1,11 +1,11 @@
-"""Object storage: presigned uploads and downloads, streaming reads, deletes.
+"""Object storage: presigned uploads (single or multipart) and downloads, streaming reads, deletes.
 
 Not responsible for deciding who may upload: the resolver decides, the store only signs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,6 +17,15 @@ class PresignedRequest:
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    """One part of a multipart upload as the store holds it (S3's ListParts): `etag` is quoted hex md5."""
+
+    number: int
+    etag: str
+    size: int
 
 
 class BlobStore(Protocol):
@@ -40,3 +49,28 @@ class BlobStore(Protocol):
         ...
 
     def delete_blob(self, key: str) -> None: ...
+
+    # --- multipart uploads (S3's rules: see domain/multipart.py) ---------------------------------
+    def create_multipart(self, key: str, *, content_type: str | None) -> str:
+        """Start a multipart upload of `key`; return its upload id."""
+        ...
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, size: int, expires_in: int) -> PresignedRequest:
+        """A request that stores part `number` (exactly `size` bytes); its answer's ETag header names the part."""
+        ...
+
+    def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        """The parts stored so far, by number; `NoSuchUpload` if the upload is gone."""
+        ...
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> str:
+        """Assemble `(number, etag)` parts into the object, write-once, and return its ETag.
+
+        Raises S3's errors as domain errors: `NoSuchUpload`, `InvalidPart`, `InvalidPartOrder`,
+        `EntityTooSmall`, `PreconditionFailed` (the key holds an object).
+        """
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; `NoSuchUpload` if it is gone."""
+        ...

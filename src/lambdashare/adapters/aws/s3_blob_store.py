@@ -8,15 +8,16 @@ value: `ContentLength` pins the size exactly, `ContentType` the media type, `IfN
 the object write-once (S3 answers 412 PreconditionFailed when the key holds an object, so a replayed
 or concurrent PUT cannot replace bytes that were hashed), and `ChecksumSHA256` (base64 of the raw
 digest) makes S3 reject a body with other content (400 BadDigest). `PresignedRequest.headers` lists
-exactly those headers. Multipart uploads, when they come, must send `IfNoneMatch="*"` with
-CompleteMultipartUpload (`WRITE_ONCE`) for the same guarantee.
+exactly those headers. Multipart uploads send `IfNoneMatch="*"` with CompleteMultipartUpload
+(`WRITE_ONCE`) for the same guarantee; each part's presigned UploadPart pins its size.
 Conditional writes need botocore >= 1.35.2 (pyproject.toml; the Lambda artifact bundles it).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -24,9 +25,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambdashare.domain.errors import BlobNotFoundError
+from lambdashare.domain.errors import S3_ERRORS, BlobNotFoundError
 from lambdashare.domain.read_ahead import ordered_ranges
-from lambdashare.ports.blob_store import PresignedRequest
+from lambdashare.ports.blob_store import PresignedRequest, StoredPart
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -143,6 +144,61 @@ class S3BlobStore:
     def delete_blob(self, key: str) -> None:
         """Idempotent, as S3's DeleteObject: deleting a missing key is not an error."""
         self._client.delete_object(Bucket=self.bucket, Key=key)
+
+    # --- multipart uploads -------------------------------------------------------------------
+    def create_multipart(self, key: str, *, content_type: str | None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if content_type is not None:
+            params["ContentType"] = content_type
+        return self._client.create_multipart_upload(**params)["UploadId"]
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, size: int, expires_in: int) -> PresignedRequest:
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+            "ContentLength": size,
+        }
+        url = self._client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
+        return PresignedRequest(method="PUT", url=url, headers={"content-length": str(size)})
+
+    def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        pages = self._client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        with _s3_errors():
+            return [
+                StoredPart(part["PartNumber"], part["ETag"], part["Size"])
+                for page in pages
+                for part in page.get("Parts", [])
+            ]
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> str:
+        with _s3_errors():
+            answer = self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
+                IfNoneMatch=WRITE_ONCE,
+            )
+        return answer["ETag"]
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        with _s3_errors():
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+
+@contextmanager
+def _s3_errors() -> Iterator[None]:
+    """S3's multipart error codes become the domain errors of the same name; others pass through."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        if code in S3_ERRORS:
+            raise S3_ERRORS[code](error.get("Message", code)) from exc
+        raise
 
 
 def _chunks(body: Any, chunk_size: int, rest: Iterator[bytes]) -> Iterator[bytes]:

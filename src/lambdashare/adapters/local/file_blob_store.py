@@ -5,6 +5,14 @@ fsynced and then hard-linked into place, which fails if the key already holds an
 uploads to one key exactly one is published, and a partial or losing upload is never visible. Temp
 files a crash left behind are removed when a store is opened. URLs are signed with HMAC-SHA256 over
 method, key, expiry, size limit and content type; a PUT must also carry `If-None-Match: *`.
+
+Multipart uploads follow S3: a directory per upload under `multipart/` holds `meta.json` and one
+file per part, named `<number>.<md5>` (so listing parts reads no bytes), each written to a temp
+file, fsynced and renamed into place (a part may be sent again; the newer one wins, as on S3).
+Completion checks the parts as S3 does, copies them into one temp file and publishes it with the
+same no-replace link as a single PUT, then drops the upload's directory. Completion is S3's
+`POST ?uploadId=` request to the emulator's storage endpoint, because the endpoint (S3's stand-in)
+queues the `ObjectCreated:CompleteMultipartUpload` notification before it answers.
 Not responsible for HTTP: the emulator's `storage` routes parse requests and call this store.
 """
 
@@ -13,21 +21,33 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
+import json
 import os
+import re
+import secrets
+import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
+from xml.etree import ElementTree
 
-from lambdashare.domain.errors import BlobNotFoundError, LambdashareError
-from lambdashare.ports.blob_store import PresignedRequest
+from lambdashare.domain.errors import S3_ERRORS, BlobNotFoundError, LambdashareError, NoSuchUpload
+from lambdashare.domain.multipart import check_completion
+from lambdashare.ports.blob_store import PresignedRequest, StoredPart
 
 #: Path prefix of the emulator's storage endpoint: /_storage/<bucket>/<key>.
 STORAGE_PATH = "/_storage"
 _UPLOAD_PREFIX = "upload-"
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_PART_FILE = re.compile(r"^(\d{5})\.([0-9a-f]{32})$")
+#: How long the resolver waits for the storage endpoint to assemble an upload.
+_COMPLETE_TIMEOUT_S = 600
 
 
 class SignatureError(LambdashareError):
@@ -61,17 +81,20 @@ class Grant:
     max_size: int
     content_type: str
     file_name: str
+    upload_id: str = ""  # a multipart upload's part PUT or completion POST
+    part_number: int = 0
 
     @property
     def headers(self) -> dict[str, str]:
-        """Headers the request must carry with exactly these values (S3's signed headers)."""
-        return upload_headers(self.content_type) if self.method == "PUT" else {}
+        """Headers the request must carry with exactly these values (S3's signed headers; a part
+        takes no `If-None-Match`: completion is the write-once step)."""
+        return upload_headers(self.content_type) if self.method == "PUT" and not self.upload_id else {}
 
 
 class BlobWriter:
     """Receives one object's bytes; `commit` makes it visible atomically, `abort` leaves no trace."""
 
-    def __init__(self, final_path: Path, tmp_dir: Path, max_size: int) -> None:
+    def __init__(self, final_path: Path | None, tmp_dir: Path, max_size: int) -> None:
         self._final = final_path
         self._max_size = max_size
         while True:
@@ -95,9 +118,41 @@ class BlobWriter:
         while view:
             view = view[os.write(self._fd, view) :]
 
+    def append_file(self, path: Path) -> None:
+        """Copy a whole file in, in the kernel (parts into an assembled object); bytes appended
+        this way are not in the md5 `commit` returns."""
+        with open(path, "rb") as source:
+            remaining = os.fstat(source.fileno()).st_size
+            self.size += remaining
+            while remaining:
+                copied = os.copy_file_range(source.fileno(), self._fd, min(remaining, 1 << 30))
+                if not copied:
+                    raise OSError(f"{path} ended early")
+                remaining -= copied
+
+    def commit_part(self, part_dir: Path, number: int) -> str:
+        """fsync and rename into the upload's directory as part `number`, replacing an earlier copy;
+        return the hex md5. `NoSuchUpload` if the upload was aborted or completed meanwhile."""
+        os.fsync(self._fd)
+        md5 = self._md5.hexdigest()
+        final = part_dir / f"{number:05d}.{md5}"
+        try:
+            with _locked(part_dir, shared=True):  # never while the upload is being assembled or aborted
+                os.rename(self._tmp, final)
+                for older in part_dir.glob(f"{number:05d}.*"):
+                    if older != final:
+                        older.unlink(missing_ok=True)
+        except FileNotFoundError:
+            raise NoSuchUpload("The specified upload does not exist.") from None
+        finally:
+            self.abort()
+        _fsync_dir(part_dir)
+        return md5
+
     def commit(self) -> str:
         """fsync, link into place unless the key holds an object, fsync the directory; return the
         ETag (hex md5, as S3's PUT). `ObjectExistsError` if another upload was published first."""
+        assert self._final is not None, "a part is committed with commit_part"
         os.fsync(self._fd)
         self._final.parent.mkdir(parents=True, exist_ok=True)
         _fsync_dir(self._final.parent.parent)  # a new shard directory must last too (cheap when unchanged)
@@ -152,21 +207,44 @@ class FileBlobStore:
         self.bucket = bucket
         self._objects = data_dir / "objects"
         self._tmp = data_dir / "tmp"
+        self._uploads = data_dir / "multipart"
+        self._uploads.mkdir(parents=True, exist_ok=True)
         self._objects.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_uploads(self._tmp)
+        for trash in self._tmp.glob("aborted-*"):  # a crash between renaming an upload away and deleting it
+            shutil.rmtree(trash, ignore_errors=True)
         self._public_url = public_url
         self._secret = secret.encode()
 
     # --- signing -------------------------------------------------------------------------
-    def _signature(self, method: str, key: str, expires: int, max_size: int, content_type: str, name: str) -> str:
-        message = "\n".join((method, self.bucket, key, str(expires), str(max_size), content_type, name))
+    def _signature(
+        self, method: str, key: str, expires: int, max_size: int, content_type: str, name: str, upload: str
+    ) -> str:
+        message = "\n".join((method, self.bucket, key, str(expires), str(max_size), content_type, name, upload))
         return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
-    def _url(self, method: str, key: str, expires_in: int, max_size: int, content_type: str, name: str) -> str:
+    def _url(
+        self,
+        method: str,
+        key: str,
+        expires_in: int,
+        max_size: int,
+        content_type: str,
+        name: str,
+        *,
+        upload_id: str = "",
+        part_number: int = 0,
+    ) -> str:
         expires = int(time.time()) + expires_in
-        params = {"expires": expires, "max-size": max_size, "content-type": content_type, "name": name}
-        params["signature"] = self._signature(method, key, expires, max_size, content_type, name)
+        params: dict[str, str | int] = {}
+        if upload_id:  # S3's query parameters of UploadPart and CompleteMultipartUpload
+            params["uploadId"] = upload_id
+            if part_number:
+                params["partNumber"] = part_number
+        params |= {"expires": expires, "max-size": max_size, "content-type": content_type, "name": name}
+        upload = f"{upload_id}:{part_number}" if upload_id else ""
+        params["signature"] = self._signature(method, key, expires, max_size, content_type, name, upload)
         return f"{self._public_url}{STORAGE_PATH}/{self.bucket}/{quote(key)}?{urlencode(params)}"
 
     def presign_put(
@@ -186,14 +264,16 @@ class FileBlobStore:
             expires = int(query["expires"])
             max_size = int(query["max-size"])
             content_type, name, signature = query["content-type"], query["name"], query["signature"]
+            upload_id, part_number = query.get("uploadId", ""), int(query.get("partNumber", "0"))
         except (KeyError, ValueError) as exc:
             raise SignatureError("The URL is missing signed parameters.") from exc
-        expected = self._signature(method, key, expires, max_size, content_type, name)
+        upload = f"{upload_id}:{part_number}" if upload_id else ""
+        expected = self._signature(method, key, expires, max_size, content_type, name, upload)
         if not hmac.compare_digest(expected.encode(), signature.encode(errors="replace")):
             raise SignatureError("The request signature does not match.")
         if time.time() > expires:
             raise ExpiredError("Request has expired.")
-        return Grant(method=method, key=key, max_size=max_size, content_type=content_type, file_name=name)
+        return Grant(method, key, max_size, content_type, name, upload_id, part_number)
 
     # --- objects ---------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -225,6 +305,135 @@ class FileBlobStore:
 
     def delete_blob(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    # --- multipart uploads ---------------------------------------------------------------------
+    def create_multipart(self, key: str, *, content_type: str | None) -> str:
+        upload_id = secrets.token_hex(16)
+        staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix="multipart-"))
+        meta = {"key": key, "contentType": content_type or "", "createdAt": time.time()}
+        with open(staging / "meta.json", "w") as out:
+            json.dump(meta, out)
+            out.flush()
+            os.fsync(out.fileno())
+        _fsync_dir(staging)
+        os.rename(staging, self._uploads / upload_id)  # whole or not at all
+        _fsync_dir(self._uploads)
+        return upload_id
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, size: int, expires_in: int) -> PresignedRequest:
+        url = self._url("PUT", key, expires_in, size, "", "", upload_id=upload_id, part_number=number)
+        return PresignedRequest(method="PUT", url=url, headers={})
+
+    def _upload_dir(self, key: str, upload_id: str) -> Path:
+        """The upload's directory; `NoSuchUpload` unless it exists and belongs to `key`."""
+        path = self._uploads / upload_id
+        try:
+            if _UPLOAD_ID.fullmatch(upload_id) and json.loads((path / "meta.json").read_text())["key"] == key:
+                return path
+        except FileNotFoundError:
+            pass
+        raise NoSuchUpload("The specified upload does not exist.")
+
+    def open_part_writer(self, key: str, upload_id: str, max_size: int) -> tuple[BlobWriter, Path]:
+        """A writer for one part and the directory `commit_part` puts it in; `NoSuchUpload` at once
+        for an aborted or completed upload."""
+        part_dir = self._upload_dir(key, upload_id)  # first: a refused part leaves no temp file
+        return BlobWriter(None, self._tmp, max_size), part_dir
+
+    def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        return sorted(self._stored_parts(self._upload_dir(key, upload_id)).values(), key=lambda p: p.number)
+
+    @staticmethod
+    def _stored_parts(upload_dir: Path) -> dict[int, StoredPart]:
+        parts: dict[int, tuple[float, StoredPart]] = {}
+        for path in upload_dir.iterdir():
+            if match := _PART_FILE.fullmatch(path.name):
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:  # replaced by a newer copy meanwhile
+                    continue
+                number = int(match[1])
+                if number not in parts or parts[number][0] < stat.st_mtime:
+                    parts[number] = (stat.st_mtime, StoredPart(number, f'"{match[2]}"', stat.st_size))
+        return {number: part for number, (_, part) in parts.items()}
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> str:
+        """S3's CompleteMultipartUpload request, sent to the emulator's storage endpoint (see the module doc)."""
+        url = self._url("POST", key, _COMPLETE_TIMEOUT_S, 0, "", "", upload_id=upload_id)
+        body = json.dumps({"parts": [{"number": number, "etag": etag} for number, etag in parts]}).encode()
+        request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=_COMPLETE_TIMEOUT_S) as answer:
+                return ElementTree.fromstring(answer.read()).findtext("ETag", "")
+        except urllib.error.HTTPError as exc:
+            code = ElementTree.fromstring(exc.read()).findtext("Code", "")
+            message = f"{code}: storage refused to complete the upload"
+            raise S3_ERRORS.get(code, LambdashareError)(message) from None
+
+    def assemble_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> tuple[str, int]:
+        """The storage endpoint's side of completion: check the parts as S3 does, publish the object
+        write-once (`ObjectExistsError`), drop the upload; return S3's multipart ETag (hex md5 of the
+        parts' binary md5s, then `-<count>`) and the object's size."""
+        upload_dir = self._upload_dir(key, upload_id)
+        with _locked(upload_dir):
+            self._upload_dir(key, upload_id)  # an abort or another completion may have come first
+            stored = self._stored_parts(upload_dir)
+            check_completion(parts, stored)
+            digests = b"".join(bytes.fromhex(stored[number].etag.strip('"')) for number, _ in parts)
+            writer = self.open_writer(key, sum(stored[number].size for number, _ in parts))
+            try:
+                for number, _ in parts:
+                    writer.append_file(upload_dir / f"{number:05d}.{stored[number].etag.strip(chr(34))}")
+            except BaseException:
+                writer.abort()
+                raise
+            writer.commit()
+            self._drop_upload(upload_dir)
+        return f"{hashlib.md5(digests).hexdigest()}-{len(parts)}", writer.size
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        upload_dir = self._upload_dir(key, upload_id)
+        with _locked(upload_dir):
+            self._upload_dir(key, upload_id)
+            self._drop_upload(upload_dir)
+
+    def abort_stale_multipart(self, older_than: float) -> list[str]:
+        """Abort every multipart upload started more than `older_than` seconds ago (S3's lifecycle
+        rule `AbortIncompleteMultipartUpload`); return their ids. For the emulator's sweeper."""
+        cutoff, aborted = time.time() - older_than, []
+        for upload_dir in self._uploads.iterdir():
+            try:
+                meta = json.loads((upload_dir / "meta.json").read_text())
+                if meta["createdAt"] < cutoff:
+                    self.abort_multipart(meta["key"], upload_dir.name)
+                    aborted.append(upload_dir.name)
+            except (FileNotFoundError, NoSuchUpload):  # completed or aborted meanwhile
+                continue
+        return aborted
+
+    def _drop_upload(self, upload_dir: Path) -> None:
+        """Rename away first, so the upload is gone at once; then delete its parts."""
+        trash = self._tmp / f"aborted-{upload_dir.name}"
+        os.rename(upload_dir, trash)
+        _fsync_dir(self._uploads)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+class _locked:
+    """A lock on an upload (its meta.json): exclusive to complete or abort it, shared to add a part."""
+
+    def __init__(self, upload_dir: Path, *, shared: bool = False) -> None:
+        try:
+            self._fd = os.open(upload_dir / "meta.json", os.O_RDONLY)
+        except FileNotFoundError:
+            raise NoSuchUpload("The specified upload does not exist.") from None
+        self._mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, self._mode)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)
 
 
 def _chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:

@@ -11,10 +11,12 @@ import pytest
 
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
-from lambdashare.domain.errors import BlobNotFoundError, ValidationError
+from lambdashare.domain.errors import BlobNotFoundError, NoSuchUpload, ValidationError
 from lambdashare.domain.files import object_key, request_upload
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
-from lambdashare.emulator.sweeper import BATCH, Sweeper, expire_pending
+from lambdashare.emulator.runtime import TEMPLATE_PATH
+from lambdashare.emulator.sweeper import BATCH, Sweeper, abort_stale_multipart, expire_pending
+from lambdashare.emulator.template import multipart_abort_after_s
 
 NOW = 1_800_000_000
 
@@ -123,3 +125,18 @@ def test_a_file_over_the_deployments_limit_is_refused_naming_it(table: SqliteTab
             max_size=100,
             pending_grace=3600,
         )
+
+
+def test_the_multipart_sweep_aborts_uploads_older_than_the_buckets_lifecycle_rule(blobs: FileBlobStore) -> None:
+    # GIVEN the template's lifecycle rule (1 day) and an upload started just now
+    older_than_s = multipart_abort_after_s(TEMPLATE_PATH)
+    assert older_than_s == 86400
+    key = object_key(str(uuid.uuid4()))
+    upload_id = blobs.create_multipart(key, content_type=None)
+    # WHEN the sweep runs THEN a fresh upload stays
+    assert abort_stale_multipart(blobs, older_than_s)() == 0
+    assert blobs.list_parts(key, upload_id) == []
+    # AND once it is older than the rule allows, it is aborted, as S3's lifecycle rule would
+    assert abort_stale_multipart(blobs, -1)() == 1
+    with pytest.raises(NoSuchUpload):
+        blobs.list_parts(key, upload_id)

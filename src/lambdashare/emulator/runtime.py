@@ -26,8 +26,15 @@ from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFun
 from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.sweeper import Sweeper, expire_pending
-from lambdashare.emulator.template import TEMPLATE_FILE, FunctionSpec, TemplateError, Wiring, load_wiring
+from lambdashare.emulator.sweeper import Sweeper, abort_stale_multipart, expire_pending
+from lambdashare.emulator.template import (
+    TEMPLATE_FILE,
+    FunctionSpec,
+    TemplateError,
+    Wiring,
+    load_wiring,
+    multipart_abort_after_s,
+)
 from lambdashare.emulator.user_pool_api import UserPoolApi
 from lambdashare.schema_export import appsync_sdl
 
@@ -101,11 +108,12 @@ class Runtime:
                 timeout_s=spec.timeout_s,
             )
         self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
-        # DynamoDB's TTL, locally; each further sweep (e.g. S3's lifecycle rule for multipart uploads) is one entry
-        self.sweeper = Sweeper(
-            {"expired-pending": expire_pending(SqliteTable(config.data_dir), self.blobs)},
-            config.sweep_interval_s,
-        )
+        # DynamoDB's TTL and S3's lifecycle rule for incomplete multipart uploads, locally
+        sweeps = {"expired-pending": expire_pending(SqliteTable(config.data_dir), self.blobs)}
+        abort_after_s = multipart_abort_after_s(template or template_path())
+        if abort_after_s is not None:
+            sweeps["stale-multipart"] = abort_stale_multipart(self.blobs, abort_after_s)
+        self.sweeper = Sweeper(sweeps, config.sweep_interval_s)
 
     def _environ(self, spec: FunctionSpec) -> dict[str, str]:
         """The template's values, then what the user set for the emulator, then the local endpoints."""

@@ -43,6 +43,18 @@ def expire_pending(table: SqliteTable, blobs: FileBlobStore, clock: Callable[[],
     return sweep
 
 
+def abort_stale_multipart(blobs: FileBlobStore, older_than_s: float) -> Sweep:
+    """Incomplete multipart uploads older than the bucket's lifecycle rule allows are aborted, as S3 does."""
+
+    def sweep() -> int:
+        aborted = blobs.abort_stale_multipart(older_than_s)
+        for upload_id in aborted:
+            logger.info("aborted an incomplete multipart upload: %s", upload_id)
+        return len(aborted)
+
+    return sweep
+
+
 class Sweeper:
     def __init__(self, sweeps: Mapping[str, Sweep], interval_s: float) -> None:
         self._sweeps = dict(sweeps)

@@ -5,6 +5,7 @@ WebSocket protocols."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +18,7 @@ import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 
+from tests.e2e import test_multipart as multipart
 from tests.e2e.clients import (
     FILE_FIELDS,
     REQUEST_UPLOAD,
@@ -130,6 +132,32 @@ async def test_progress_events_come_before_the_hashed_event(emulator: Emulator, 
     assert {(p["id"], p["size"]) for p in progress} == {(file_id, FILE_SIZE)}
     hashed = [p["hashedBytes"] for p in progress]
     assert hashed == sorted(set(hashed)) and hashed[-1] <= FILE_SIZE
+
+
+async def test_a_file_uploaded_in_several_parts_reports_progress_before_it_is_hashed(
+    emulator: Emulator, protocol: str
+) -> None:
+    # GIVEN an API-key client uploading a file in five parts, subscribed to its progress and its result
+    ticket = multipart.request_multipart(emulator, FILE_SIZE)
+    assert ticket["url"] is None and len(ticket["parts"]) == 5
+    file_id = ticket["file"]["id"]
+    body = os.urandom(FILE_SIZE)
+    async with progress_then_hashed(emulator, PROTOCOLS[protocol][0](emulator), file_id) as events:
+        # WHEN every part is sent and the upload completed
+        etags = await asyncio.to_thread(multipart.send_parts, ticket, body)
+        completed = await asyncio.to_thread(multipart.complete, emulator, file_id, sorted(etags.items()))
+        assert "errors" not in completed.json(), completed.text
+        # THEN at least two progress events arrive before the hashed event, which has the right digest
+        progress: list[dict[str, Any]] = []
+        while True:
+            field, value = await asyncio.wait_for(events.get(), EVENT_TIMEOUT_S)
+            if field == "onFileHashed":
+                break
+            progress.append(value)
+    assert len(progress) >= 2, progress
+    assert [p["hashedBytes"] for p in progress] == sorted({p["hashedBytes"] for p in progress})
+    assert value["status"] == "HASHED"
+    assert value["hashes"]["sha256"] == hashlib.sha256(body).hexdigest()
 
 
 def sub_of(token: str) -> str:

@@ -270,6 +270,9 @@ def test_a_completed_upload_downloads_whole_and_by_range_as_a_single_put_does(em
         assert answers[0].headers["content-range"] == answers[1].headers["content-range"], wanted
     first, last = PART - 2, PART + 1
     assert httpx.get(urls[0], headers={"Range": f"bytes={first}-{last}"}).content == body[first : last + 1]
+    # AND a HEAD request answers the size without a body, for both
+    heads = [httpx.head(url, timeout=30) for url in urls]
+    assert [(h.status_code, h.headers["content-length"], h.content) for h in heads] == [(200, str(len(body)), b"")] * 2
     # AND a range past the end is refused on the multipart file, as S3 refuses it
     refused = httpx.get(urls[0], headers={"Range": f"bytes={len(body)}-"}, timeout=30)
     assert refused.status_code == 416 and s3_error(refused)["Code"] == "InvalidRange"

@@ -236,6 +236,8 @@ async def get_object(request: Request) -> Response:
     except BlobNotFoundError:
         return StorageError(404, "NoSuchKey", "The specified key does not exist.").response()
     headers["Content-Length"] = str(stop - start)
+    if request.method == "HEAD":  # the headers a GET would answer, without reading the parts
+        return Response(status_code=status, headers=headers, media_type="application/octet-stream")
     return StreamingResponse(body, status_code=status, headers=headers, media_type="application/octet-stream")
 
 

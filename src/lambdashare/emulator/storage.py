@@ -249,11 +249,10 @@ def _single_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     if match[1] == "":  # the last n bytes
         return (max(size - int(match[2]), 0), size) if int(match[2]) else _not_satisfiable(header, size)
-    start = int(match[1])
-    stop = min(int(match[2]) + 1, size) if match[2] else size
-    if match[2] and stop <= start:
-        return None
-    return (start, stop) if start < size else _not_satisfiable(header, size)
+    start, last = int(match[1]), int(match[2]) if match[2] else size - 1
+    if start >= size:
+        _not_satisfiable(header, size)
+    return (start, min(last + 1, size)) if start <= last else None  # S3 ignores a range that ends before it starts
 
 
 def _not_satisfiable(header: str, size: int) -> NoReturn:

@@ -4,8 +4,9 @@ the product vs the `openssl dgst` bound on the same file in the same run, and ea
 Not responsible for correctness beyond checking the four digests against openssl's (see tests/e2e).
 The client streams each part from the file (httpx, 1 MiB reads, two parts at a time), so it stays
 lighter than the server. Hashing is timed from the moment `completeUpload` is sent to the file's
-`hashedAt`: assembling the parts, the ObjectCreated delivery and the hasher, as a user waits for them;
-`hashing_after_complete_mib_s` leaves out the assembly (from `completeUpload`'s answer to `hashedAt`).
+`hashedAt`: the completion (the parts become the object; no bytes are copied), the ObjectCreated
+delivery and the hasher, as a user waits for them; `hashing_after_complete_mib_s` leaves out the
+completion (from `completeUpload`'s answer to `hashedAt`).
 Peak RSS is VmHWM from /proc/<pid>/status of the server and every descendant (the hasher workers),
 sampled while the run lasts.
 

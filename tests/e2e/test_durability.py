@@ -281,3 +281,32 @@ def test_a_completed_multipart_upload_is_queued_before_the_answer_and_hashed_aft
     final = wait_for_file(emulator, file_id)
     assert final["status"] == "HASHED", final
     assert final["hashes"] == digests(body)
+
+
+def test_parts_acknowledged_before_kill9_are_kept_and_completed_after_restart(private_emulator: Emulator) -> None:
+    # GIVEN a two-part upload whose parts were both acknowledged
+    emulator = private_emulator
+    body = os.urandom(5 * 1024 * 1024 + 3)
+    ticket = request_upload(emulator, name="parts.bin", size=len(body), partSize=5 * 1024 * 1024)
+    file_id = ticket["file"]["id"]
+    urls = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
+    parts = []
+    for number, part in enumerate(urls["resumeUpload"]["parts"], start=1):
+        answer = httpx.put(part["url"], content=body[(number - 1) * 5 * 1024 * 1024 : number * 5 * 1024 * 1024])
+        assert answer.status_code == 200, answer.text
+        parts.append({"number": number, "etag": answer.headers["etag"]})
+    # WHEN the emulator is killed -9 before completion, and started again
+    emulator.kill9()
+    emulator.start()
+    # THEN no object is visible, every acknowledged part is listed with its ETag
+    assert stored_objects(emulator) == set()
+    listed = data(emulator, "query L($id: ID!) { uploadedParts(id: $id) { number etag } }", {"id": file_id})
+    assert listed["uploadedParts"] == parts
+    # AND completing publishes the whole file, which is hashed right and downloads byte for byte
+    complete = "mutation C($input: CompleteUploadInput!) { completeUpload(input: $input) { id } }"
+    data(emulator, complete, {"input": {"id": file_id, "parts": parts}})
+    final = wait_for_file(emulator, file_id)
+    assert final["status"] == "HASHED", final
+    assert final["hashes"] == digests(body)
+    url = data(emulator, DOWNLOAD_URL, {"id": file_id})["file"]["downloadUrl"]
+    assert httpx.get(url, timeout=30).content == body

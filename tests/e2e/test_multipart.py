@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -20,6 +21,8 @@ from tests.e2e.clients import (
     data,
     file_by_id,
     graphql,
+    request_upload,
+    send_bytes,
     subscription,
     wait_for_file,
 )
@@ -230,3 +233,74 @@ def test_deleting_a_pending_multipart_file_drops_its_upload(emulator: Emulator) 
     refused = put_part(ticket["parts"][1], b"x")
     assert refused.status_code == 404, refused.text
     assert s3_error(refused)["Code"] == "NoSuchUpload"
+
+
+def download_url(emulator: Emulator, file_id: str) -> str:
+    url: str = data(emulator, "query F($id: ID!) { file(id: $id) { downloadUrl } }", {"id": file_id})["file"][
+        "downloadUrl"
+    ]
+    return url
+
+
+def completed_upload(emulator: Emulator, body: bytes) -> str:
+    """A file uploaded in parts of PART bytes and completed; its id."""
+    ticket = request_multipart(emulator, len(body))
+    etags = send_parts(ticket, body)
+    answer = complete(emulator, ticket["file"]["id"], sorted(etags.items()))
+    assert "errors" not in answer.json(), answer.text
+    file_id: str = ticket["file"]["id"]
+    return file_id
+
+
+def test_a_completed_upload_downloads_whole_and_by_range_as_a_single_put_does(emulator: Emulator) -> None:
+    # GIVEN the same bytes uploaded in three parts and with a single PUT
+    body = os.urandom(2 * PART + 5)
+    parts_id = completed_upload(emulator, body)
+    single = request_upload(emulator, name="one.bin", size=len(body))
+    assert send_bytes(single, body).status_code == 200
+    # THEN the multipart file is hashed right and downloads byte for byte
+    assert wait_for_file(emulator, parts_id)["hashes"] == digests(body)
+    assert download(emulator, parts_id) == body
+    # AND each byte range, across the parts' borders too, answers as the single PUT's object does
+    urls = download_url(emulator, parts_id), download_url(emulator, single["file"]["id"])
+    for wanted in (f"bytes={PART - 2}-{PART + 1}", f"bytes={PART}-", "bytes=-7", f"bytes=3-{10 * PART}"):
+        answers = [httpx.get(url, headers={"Range": wanted}, timeout=30) for url in urls]
+        assert [a.status_code for a in answers] == [206, 206], wanted
+        assert answers[0].content == answers[1].content, wanted
+        assert answers[0].headers["content-range"] == answers[1].headers["content-range"], wanted
+    first, last = PART - 2, PART + 1
+    assert httpx.get(urls[0], headers={"Range": f"bytes={first}-{last}"}).content == body[first : last + 1]
+    # AND a HEAD request answers the size without a body, for both
+    heads = [httpx.head(url, timeout=30) for url in urls]
+    assert [(h.status_code, h.headers["content-length"], h.content) for h in heads] == [(200, str(len(body)), b"")] * 2
+    # AND a range past the end is refused on the multipart file, as S3 refuses it
+    for past_the_end in (f"bytes={len(body)}-", f"bytes={len(body) + 1}-{len(body) + 9}"):
+        refused = httpx.get(urls[0], headers={"Range": past_the_end}, timeout=30)
+        assert refused.status_code == 416 and s3_error(refused)["Code"] == "InvalidRange", past_the_end
+
+
+def test_deleting_a_completed_upload_leaves_no_part_behind(emulator: Emulator) -> None:
+    # GIVEN a file completed from two parts, hashed
+    file_id = completed_upload(emulator, os.urandom(PART + 1))
+    assert wait_for_file(emulator, file_id)["status"] == "HASHED"
+    digest = hashlib.sha256(f"local/uploads/{file_id}".encode()).hexdigest()
+    stored = emulator.data_dir / "objects" / digest[:2] / digest
+    assert sorted(p.name.split(".")[0] for p in stored.iterdir()) == ["00001", "00002", "manifest"]
+    # WHEN it is deleted
+    data(emulator, "mutation D($id: ID!) { deleteFile(id: $id) { id } }", {"id": file_id})
+    # THEN neither its manifest nor any part is left in storage
+    assert not stored.exists()
+    assert list((emulator.data_dir / "tmp").glob("deleted-*")) == []
+
+
+def test_of_two_concurrent_completions_of_one_upload_exactly_one_wins(emulator: Emulator) -> None:
+    # GIVEN a file whose two parts are stored
+    body = os.urandom(PART + 1)
+    ticket = request_multipart(emulator, len(body))
+    etags = sorted(send_parts(ticket, body).items())
+    # WHEN it is completed twice at once
+    with ThreadPoolExecutor(2) as pool:
+        answers = [a.json() for a in pool.map(lambda _: complete(emulator, ticket["file"]["id"], etags), range(2))]
+    # THEN exactly one completion answers the file, and the file is hashed right
+    assert sorted("errors" in answer for answer in answers) == [False, True], answers
+    assert wait_for_file(emulator, ticket["file"]["id"])["hashes"] == digests(body)

@@ -60,7 +60,7 @@ def test_only_pending_files_past_their_ttl_are_swept(table: SqliteTable, blobs: 
     assert removed == 1
     assert table.get_item(expired.id) is None
     with pytest.raises(BlobNotFoundError):
-        blobs.blob_path(expired.key)
+        blobs.pieces(expired.key)
     for kept in (due_now, later, hashing, hashed_with_old_ttl):
         assert table.get_item(kept.id) is not None
 

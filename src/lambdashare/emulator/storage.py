@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from typing import NoReturn
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from lambdashare.adapters.local.file_blob_store import (
     BlobWriter,
@@ -44,6 +46,8 @@ from lambdashare.emulator.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 WRITE_BATCH = 1024 * 1024
+#: Chunk size of a streamed download.
+READ_CHUNK = 1024 * 1024
 
 
 class StorageError(Exception):
@@ -206,13 +210,52 @@ async def _receive(request: Request, writer: BlobWriter) -> None:
 
 
 async def get_object(request: Request) -> Response:
+    """A single PUT's object is one file, served with its Range support; a completed multipart
+    upload's is streamed over its parts, with one byte range as S3 serves (several: the whole object)."""
     runtime: Runtime = request.app.state.runtime
     try:
         grant = _grant(runtime, request, "GET")
-        path = runtime.blobs.blob_path(grant.key)
+        pieces = runtime.blobs.pieces(grant.key)
     except StorageError as exc:
         return exc.response()
     except BlobNotFoundError:
         return StorageError(404, "NoSuchKey", "The specified key does not exist.").response()
     disposition = f"attachment; filename*=UTF-8''{quote(grant.file_name, safe='')}"
-    return FileResponse(path, headers={"Content-Disposition": disposition}, media_type="application/octet-stream")
+    headers = {"Content-Disposition": disposition, "Accept-Ranges": "bytes"}
+    if len(pieces) == 1:  # one file holds the whole object (a single PUT, or an upload of one part)
+        return FileResponse(pieces[0][0], headers=headers, media_type="application/octet-stream")
+    size = sum(piece_size for _, piece_size in pieces)
+    start, stop, status = 0, size, 200
+    try:
+        if (wanted := _single_range(request.headers.get("range", ""), size)) is not None:
+            start, stop, status = *wanted, 206
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        body = runtime.blobs.open_range(grant.key, start, stop, READ_CHUNK)
+    except StorageError as exc:
+        return exc.response()
+    except BlobNotFoundError:
+        return StorageError(404, "NoSuchKey", "The specified key does not exist.").response()
+    headers["Content-Length"] = str(stop - start)
+    if request.method == "HEAD":  # the headers a GET would answer, without reading the parts
+        return Response(status_code=status, headers=headers, media_type="application/octet-stream")
+    return StreamingResponse(body, status_code=status, headers=headers, media_type="application/octet-stream")
+
+
+def _single_range(header: str, size: int) -> tuple[int, int] | None:
+    """`bytes=a-b`, `bytes=a-` or `bytes=-n` as (start, stop); None (the whole object) for no header,
+    several ranges or one S3 would ignore; 416 InvalidRange when it starts past the end."""
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if match is None or match[1] == match[2] == "":
+        return None
+    if match[1] == "":  # the last n bytes
+        return (max(size - int(match[2]), 0), size) if int(match[2]) else _not_satisfiable(header, size)
+    start, last = int(match[1]), int(match[2]) if match[2] else size - 1
+    if start >= size:
+        _not_satisfiable(header, size)
+    return (start, min(last + 1, size)) if start <= last else None  # S3 ignores a range that ends before it starts
+
+
+def _not_satisfiable(header: str, size: int) -> NoReturn:
+    raise StorageError(
+        416, "InvalidRange", "The requested range is not satisfiable", RangeRequested=header, ActualObjectSize=str(size)
+    )

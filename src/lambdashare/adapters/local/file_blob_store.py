@@ -9,15 +9,20 @@ method, key, expiry, size limit and content type; a PUT must also carry `If-None
 Multipart uploads follow S3: a directory per upload under `multipart/` holds `meta.json` and one
 file per part, named `<number>.<md5>` (so listing parts reads no bytes), each written to a temp
 file, fsynced and renamed into place (a part may be sent again; the newer one wins, as on S3).
-Completion checks the parts as S3 does, copies them into one temp file and publishes it with the
-same no-replace link as a single PUT, then drops the upload's directory. Completion is S3's
-`POST ?uploadId=` request to the emulator's storage endpoint, because the endpoint (S3's stand-in)
-queues the `ObjectCreated:CompleteMultipartUpload` notification before it answers.
+Completion copies no bytes: it checks the parts as S3 does, writes a manifest (the parts in order,
+their sizes, the multipart ETag) into the upload's directory and renames that directory to the
+object's path. The rename publishes the object and ends the upload in one step, and it never
+replaces: not a plain object (a file), not another completed one (a directory that is never empty),
+so write-once holds for both kinds, and a crash before it leaves the upload as it was. Readers take
+an object as its pieces (one file, or the manifest's parts), so both kinds read the same way.
+Completion is S3's `POST ?uploadId=` request to the emulator's storage endpoint, because the
+endpoint (S3's stand-in) queues the `ObjectCreated:CompleteMultipartUpload` notification before it answers.
 Not responsible for HTTP: the emulator's `storage` routes parse requests and call this store.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -46,7 +51,9 @@ STORAGE_PATH = "/_storage"
 _UPLOAD_PREFIX = "upload-"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _PART_FILE = re.compile(r"^(\d{5})\.([0-9a-f]{32})$")
-#: How long the resolver waits for the storage endpoint to assemble an upload.
+#: A completed multipart upload's object is a directory holding this manifest and the part files.
+_MANIFEST = "manifest.json"
+#: How long the resolver waits for the storage endpoint to complete an upload.
 _COMPLETE_TIMEOUT_S = 600
 
 
@@ -117,18 +124,6 @@ class BlobWriter:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
-
-    def append_file(self, path: Path) -> None:
-        """Copy a whole file in, in the kernel (parts into an assembled object); bytes appended
-        this way are not in the md5 `commit` returns."""
-        with open(path, "rb") as source:
-            remaining = os.fstat(source.fileno()).st_size
-            self.size += remaining
-            while remaining:
-                copied = os.copy_file_range(source.fileno(), self._fd, min(remaining, 1 << 30))
-                if not copied:
-                    raise OSError(f"{path} ended early")
-                remaining -= copied
 
     def commit_part(self, part_dir: Path, number: int) -> str:
         """fsync and rename into the upload's directory as part `number`, replacing an earlier copy;
@@ -214,6 +209,8 @@ class FileBlobStore:
         _remove_abandoned_uploads(self._tmp)
         for trash in self._tmp.glob("aborted-*"):  # a crash between renaming an upload away and deleting it
             shutil.rmtree(trash, ignore_errors=True)
+        for trash in self._tmp.glob("deleted-*"):  # the same for a deleted multipart object
+            shutil.rmtree(trash, ignore_errors=True)
         self._public_url = public_url
         self._secret = secret.encode()
 
@@ -289,22 +286,44 @@ class FileBlobStore:
             raise ObjectExistsError(f"An object exists at key {key!r}.")
         return BlobWriter(path, self._tmp, max_size)
 
-    def blob_path(self, key: str) -> Path:
+    def pieces(self, key: str) -> list[tuple[Path, int]]:
+        """The object's files and their sizes, in order: itself, or a completed upload's parts.
+        `BlobNotFoundError` if the key holds no object."""
         path = self._path(key)
-        if not path.is_file():
-            raise BlobNotFoundError(f"No object at key {key!r}.")
-        return path
+        try:
+            try:
+                manifest = json.loads((path / _MANIFEST).read_text())
+            except NotADirectoryError:  # a single PUT's object
+                return [(path, path.stat().st_size)]
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"No object at key {key!r}.") from None
+        return [(path / part["file"], part["size"]) for part in manifest["parts"]]
+
+    def open_range(self, key: str, start: int, stop: int, chunk_size: int) -> Iterator[bytes]:
+        """Bytes `start` to `stop` (exclusive) of the object, in chunks of at most `chunk_size`;
+        each file is opened when the read reaches it. `BlobNotFoundError` at once if there is no object."""
+        return _read_pieces(self.pieces(key), start, stop, chunk_size)
 
     def open_chunks(self, key: str, chunk_size: int) -> Iterator[bytes]:
-        try:
-            stream = open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - closed by the generator
-        except FileNotFoundError as exc:
-            raise BlobNotFoundError(f"No object at key {key!r}.") from exc
-        os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # the kernel reads further ahead
-        return _chunks(stream, chunk_size)
+        pieces = self.pieces(key)
+        return _read_pieces(pieces, 0, sum(size for _, size in pieces), chunk_size)
 
     def delete_blob(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        """Remove the object, whichever kind; a completed upload's directory is renamed away first,
+        so it disappears whole (a crash leaves it to the start-up sweep)."""
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except IsADirectoryError:
+            trash = self._tmp / f"deleted-{secrets.token_hex(8)}"
+            try:
+                os.rename(path, trash)
+            except FileNotFoundError:  # deleted meanwhile
+                return
+            shutil.rmtree(trash, ignore_errors=True)
+        _fsync_dir(path.parent)
 
     # --- multipart uploads ---------------------------------------------------------------------
     def create_multipart(self, key: str, *, content_type: str | None) -> str:
@@ -371,25 +390,39 @@ class FileBlobStore:
             raise S3_ERRORS.get(code, LambdashareError)(message) from None
 
     def assemble_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> tuple[str, int]:
-        """The storage endpoint's side of completion: check the parts as S3 does, publish the object
-        write-once (`ObjectExistsError`), drop the upload; return S3's multipart ETag (hex md5 of the
-        parts' binary md5s, then `-<count>`) and the object's size."""
+        """The storage endpoint's side of completion: check the parts as S3 does, publish the upload's
+        directory as the object write-once (`ObjectExistsError`), copying no bytes (see the module doc);
+        return S3's multipart ETag (hex md5 of the parts' binary md5s, then `-<count>`) and the size."""
         upload_dir = self._upload_dir(key, upload_id)
         with _locked(upload_dir):
             self._upload_dir(key, upload_id)  # an abort or another completion may have come first
             stored = self._stored_parts(upload_dir)
             check_completion(parts, stored)
-            digests = b"".join(bytes.fromhex(stored[number].etag.strip('"')) for number, _ in parts)
-            writer = self.open_writer(key, sum(stored[number].size for number, _ in parts))
+            chosen = [stored[number] for number, _ in parts]
+            digests = b"".join(bytes.fromhex(part.etag.strip('"')) for part in chosen)
+            etag = f"{hashlib.md5(digests).hexdigest()}-{len(chosen)}"
+            files = [{"file": f"{p.number:05d}.{p.etag.strip(chr(34))}", "size": p.size} for p in chosen]
+            with open(upload_dir / _MANIFEST, "w") as out:
+                json.dump({"etag": etag, "parts": files}, out)
+                out.flush()
+                os.fsync(out.fileno())
+            _fsync_dir(upload_dir)
+            final = self._path(key)
+            final.parent.mkdir(exist_ok=True)
+            _fsync_dir(self._objects)  # a new shard directory must last too (cheap when unchanged)
             try:
-                for number, _ in parts:
-                    writer.append_file(upload_dir / f"{number:05d}.{stored[number].etag.strip(chr(34))}")
-            except BaseException:
-                writer.abort()
+                os.rename(upload_dir, final)
+            except OSError as exc:  # a file (ENOTDIR) or a completed upload (ENOTEMPTY, EEXIST) is there
+                if exc.errno in (errno.ENOTDIR, errno.ENOTEMPTY, errno.EEXIST):
+                    raise ObjectExistsError(f"An object exists at key {key!r}.") from None
                 raise
-            writer.commit()
-            self._drop_upload(upload_dir)
-        return f"{hashlib.md5(digests).hexdigest()}-{len(parts)}", writer.size
+            _fsync_dir(final.parent)
+            _fsync_dir(self._uploads)
+            keep = {_MANIFEST} | {entry["file"] for entry in files}
+            for leftover in final.iterdir():  # meta.json and copies of parts that were replaced or not listed
+                if leftover.name not in keep:
+                    leftover.unlink(missing_ok=True)
+        return etag, sum(part.size for part in chosen)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         upload_dir = self._upload_dir(key, upload_id)
@@ -436,7 +469,25 @@ class _locked:
         os.close(self._fd)
 
 
-def _chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+def _read_pieces(pieces: list[tuple[Path, int]], start: int, stop: int, chunk_size: int) -> Iterator[bytes]:
+    offset = 0
+    for path, size in pieces:
+        first, last = max(start - offset, 0), min(stop - offset, size)
+        offset += size
+        if first >= last:
+            continue
+        try:
+            stream = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by _chunks
+        except FileNotFoundError:  # deleted while being read
+            raise BlobNotFoundError(f"The object at {path.name} is gone.") from None
+        os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # the kernel reads further ahead
+        yield from _chunks(stream, first, last - first, chunk_size)
+
+
+def _chunks(stream: BinaryIO, first: int, length: int, chunk_size: int) -> Iterator[bytes]:
     with stream:
-        while chunk := stream.read(chunk_size):
+        if first:
+            stream.seek(first)
+        while length and (chunk := stream.read(min(chunk_size, length))):
+            length -= len(chunk)
             yield chunk

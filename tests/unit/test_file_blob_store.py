@@ -4,6 +4,7 @@ published by renaming its parts' directory (no bytes copied), and what a crash l
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -171,3 +172,26 @@ def _outcome(call: Callable[..., object], *args: object) -> object:
         return call(*args)
     except Exception as exc:
         return exc
+
+
+def test_concurrent_puts_of_one_part_leave_exactly_one_stored_the_last_writer_wins(tmp_path: Path) -> None:
+    # GIVEN an upload, and four writers of its part 1, each with other bytes, all ready to commit at once
+    store = new_store(tmp_path)
+    upload_id = store.create_multipart(KEY, content_type=None)
+    for _ in range(50):
+        bodies = [os.urandom(1024) for _ in range(4)]
+        barrier = threading.Barrier(len(bodies))
+
+        def put(body: bytes, barrier: threading.Barrier = barrier) -> str:
+            writer, part_dir = store.open_part_writer(KEY, upload_id, len(body))
+            writer.write(body)
+            barrier.wait()
+            return writer.commit_part(part_dir, 1)
+
+        # WHEN they all commit
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            etags = list(pool.map(put, bodies))
+        # THEN one copy of part 1 is stored, and it is one that was acknowledged
+        stored = store.list_parts(KEY, upload_id)
+        assert len(stored) == 1
+        assert stored[0].etag.strip('"') in etags

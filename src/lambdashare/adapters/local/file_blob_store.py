@@ -132,7 +132,9 @@ class BlobWriter:
         md5 = self._md5.hexdigest()
         final = part_dir / f"{number:05d}.{md5}"
         try:
-            with _locked(part_dir, shared=True):  # never while the upload is being assembled or aborted
+            # exclusive: never while the upload is assembled or aborted, and one writer of a part number at a
+            # time, or two concurrent copies could each unlink the other's (S3: the last writer wins)
+            with _locked(part_dir):
                 os.rename(self._tmp, final)
                 for older in part_dir.glob(f"{number:05d}.*"):
                     if older != final:
@@ -453,17 +455,16 @@ class FileBlobStore:
 
 
 class _locked:
-    """A lock on an upload (its meta.json): exclusive to complete or abort it, shared to add a part."""
+    """An exclusive lock on an upload (its meta.json): to add a part, complete it or abort it."""
 
-    def __init__(self, upload_dir: Path, *, shared: bool = False) -> None:
+    def __init__(self, upload_dir: Path) -> None:
         try:
             self._fd = os.open(upload_dir / "meta.json", os.O_RDONLY)
         except FileNotFoundError:
             raise NoSuchUpload("The specified upload does not exist.") from None
-        self._mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
 
     def __enter__(self) -> None:
-        fcntl.flock(self._fd, self._mode)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def __exit__(self, *exc: object) -> None:
         os.close(self._fd)

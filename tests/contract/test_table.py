@@ -225,3 +225,19 @@ def test_a_cursor_stays_valid_when_its_item_is_deleted(table: Table) -> None:
     table.delete_item(items[1]["id"])
     # THEN the next page still starts strictly after the cursor
     assert [i["id"] for i in table.list_items("alice", 10, cursor)] == [items[0]["id"]]
+
+
+def test_query_by_sha256_for_one_owner_is_not_crowded_out_by_other_owners_copies(table: Table) -> None:
+    # GIVEN three older copies of A in other spaces (a user's and the anonymous one), then two of alice's
+    others = [
+        new_item(created_at=at(n), status="HASHED", hashes=hashes(SHA_A), owner=o)
+        for n, o in ((1, "bob"), (2, None), (3, "bob"))
+    ]
+    alices = [new_item(created_at=at(n), status="HASHED", hashes=hashes(SHA_A), owner="alice") for n in (4, 5)]
+    for item in (*others, *alices):
+        table.put_item(item)
+    # WHEN alice's copies are asked for with a limit smaller than the number of copies
+    # THEN only hers come back, oldest first, whatever the other owners hold
+    assert table.query_by_sha256(SHA_A, 2, "alice") == alices
+    assert table.query_by_sha256(SHA_A, 10, None) == [others[1]]
+    assert table.query_by_sha256(SHA_A, 10) == [*others, *alices]

@@ -17,7 +17,7 @@ from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
 from lambdashare.domain.tokens import decode_cursor, encode_cursor
 from lambdashare.ports.blob_store import BlobStore
-from lambdashare.ports.table import Table
+from lambdashare.ports.table import ANY_OWNER, Table
 
 MAX_NAME_LENGTH = 1024
 MAX_SINGLE_PUT = 5 * 1024**3
@@ -208,9 +208,10 @@ def duplicate_count(table: Table, sha256: str, caller: Principal) -> int:
 
 
 def _hashed_in_space(table: Table, sha256: str, caller: Principal) -> list[FileRecord]:
-    """Among the first MAX_PAGE copies of this content (oldest first), those in the caller's space."""
-    records = [FileRecord.from_item(item) for item in table.query_by_sha256(normalise_sha256(sha256), MAX_PAGE)]
-    return [r for r in records if r.status is FileStatus.HASHED and caller.may_see(r.owner)]
+    """The first MAX_PAGE copies of this content (oldest first) in the caller's space that are hashed."""
+    space = ANY_OWNER if caller.admin else caller.owner
+    items = table.query_by_sha256(normalise_sha256(sha256), MAX_PAGE, space)
+    return [r for r in map(FileRecord.from_item, items) if r.status is FileStatus.HASHED]
 
 
 def delete_file(table: Table, blobs: BlobStore, file_id: str, caller: Principal) -> FileRecord | None:

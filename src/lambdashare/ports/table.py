@@ -6,10 +6,20 @@ Not responsible for business rules: callers say which states an update requires.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from enum import Enum
 from typing import Any, Protocol
 
 #: Position in a newest-first listing: (createdAt, id) of the last item returned.
 Cursor = tuple[str, str]
+
+
+class AnyOwner(Enum):
+    """A lookup over every owner's items (an owner of None is the anonymous space)."""
+
+    ANY = "any"
+
+
+ANY_OWNER = AnyOwner.ANY
 
 
 class Table(Protocol):
@@ -30,7 +40,12 @@ class Table(Protocol):
         """Remove the item; return it as it was, or None if it did not exist."""
         ...
 
-    def query_by_sha256(self, sha256: str, limit: int) -> list[dict[str, Any]]: ...
+    def query_by_sha256(
+        self, sha256: str, limit: int, owner: str | AnyOwner | None = ANY_OWNER
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` items with this content, oldest first: `owner`'s only, unless ANY_OWNER (the
+        owner is filtered before the limit, so other owners' copies never crowd out the caller's)."""
+        ...
 
     def list_items(self, owner: str | None, limit: int, after: Cursor | None) -> list[dict[str, Any]]:
         """Up to `limit` items of `owner`, newest first, strictly after `after`."""

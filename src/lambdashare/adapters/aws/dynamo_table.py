@@ -40,7 +40,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambdashare.domain.errors import ConditionFailedError, ItemExistsError
-from lambdashare.ports.table import Cursor
+from lambdashare.ports.table import ANY_OWNER, AnyOwner, Cursor
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -233,14 +233,21 @@ class DynamoTable:
         raw = answer.get("Attributes")
         return _item_out(raw) if raw else None
 
-    def query_by_sha256(self, sha256: str, limit: int) -> list[dict[str, Any]]:
+    def query_by_sha256(
+        self, sha256: str, limit: int, owner: str | AnyOwner | None = ANY_OWNER
+    ) -> list[dict[str, Any]]:
+        values: dict[str, AttributeValueTypeDef] = {":sha256": {"S": sha256}}
         query: QueryInputTypeDef = {
             "TableName": self.table_name,
             "IndexName": BY_SHA256,
             "KeyConditionExpression": "sha256 = :sha256",
-            "ExpressionAttributeValues": {":sha256": {"S": sha256}},
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": True,
         }
+        if owner is not ANY_OWNER:
+            # a filter applies after each page is read: _query keeps reading until `limit` items match
+            query["FilterExpression"] = "ownerKey = :owner"
+            values[":owner"] = {"S": owner_key(owner)}
         # the index orders by createdAt alone: order ties by id, as SqliteTable does
         return sorted(self._query(query, limit), key=lambda item: (item["created_at"], item["id"]))
 

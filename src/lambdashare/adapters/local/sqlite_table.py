@@ -13,7 +13,7 @@ from typing import Any
 
 from lambdashare.adapters.local._sqlite import connect
 from lambdashare.domain.errors import ConditionFailedError, ItemExistsError
-from lambdashare.ports.table import Cursor
+from lambdashare.ports.table import ANY_OWNER, AnyOwner, Cursor
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -92,11 +92,16 @@ class SqliteTable:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def query_by_sha256(self, sha256: str, limit: int) -> list[dict[str, Any]]:
+    def query_by_sha256(
+        self, sha256: str, limit: int, owner: str | AnyOwner | None = ANY_OWNER
+    ) -> list[dict[str, Any]]:
+        query = "SELECT item FROM files WHERE sha256 = ?"
+        params: list[str | None] = [sha256]
+        if owner is not ANY_OWNER:
+            query += " AND owner IS ?"
+            params.append(owner)
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT item FROM files WHERE sha256 = ? ORDER BY created_at, id LIMIT ?", (sha256, limit)
-            ).fetchall()
+            rows = self._conn.execute(f"{query} ORDER BY created_at, id LIMIT ?", [*params, limit]).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     def list_items(self, owner: str | None, limit: int, after: Cursor | None) -> list[dict[str, Any]]:

@@ -70,8 +70,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WRONG_CREDENTIALS = "Incorrect username or password."
 #: SRP_A as a client sends it: hex, at most twice the group's size.
 _SRP_A = re.compile(r"^[0-9a-fA-F]{1,1536}$")
-#: Cognito's TIMESTAMP ("EEE MMM d HH:mm:ss z yyyy" in English), e.g. "Tue Nov 5 21:00:00 UTC 2026".
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+#: Cognito's TIMESTAMP ("EEE MMM d HH:mm:ss z yyyy" in English), e.g. "Tue Nov 5 21:00:00 UTC 2026".
 _TIMESTAMP = re.compile(
     rf"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ({'|'.join(_MONTHS)}) (\d{{1,2}}) "
     r"(\d{2}):(\d{2}):(\d{2}) UTC (\d{4})$"

@@ -607,6 +607,23 @@ def test_a_tampered_secret_block_signature_or_user_is_refused(config: dict[str, 
     assert respond(cognito, config, srp_answer(client, srp_challenge(cognito, config, client)))["AuthenticationResult"]
 
 
+def test_an_accepted_srp_answer_cannot_be_sent_again(config: dict[str, Any], cognito: Any) -> None:
+    # GIVEN a user signed in with an SRP answer, then signed out everywhere
+    email = new_email()
+    sign_up(cognito, config, email)
+    client = srp_client(cognito, config, email)
+    answer = srp_answer(client, srp_challenge(cognito, config, client))
+    signed_in = respond(cognito, config, answer)["AuthenticationResult"]
+    cognito.global_sign_out(AccessToken=signed_in["AccessToken"])
+
+    # WHEN someone who captured the answer sends it again
+    with pytest.raises(ClientError) as replayed:
+        respond(cognito, config, answer)
+
+    # THEN it starts no new sign-in: the challenge was used up by the first answer
+    assert error_of(replayed) == ("NotAuthorizedException", WRONG_CREDENTIALS, 400)
+
+
 @pytest.mark.parametrize("srp_a", ["0", N_HEX, "2" + "0" * 10 + "x"], ids=["zero", "N", "not-hex"])
 def test_an_srp_a_that_is_zero_modulo_n_or_not_hex_is_refused(config: dict[str, Any], cognito: Any, srp_a: str) -> None:
     # GIVEN a signed-up user

@@ -20,7 +20,13 @@ from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
 from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.template import TemplateError
-from lambdashare.emulator.user_pool_api import CHALLENGE_TTL_S, REFRESH_TOKEN_TTL_S, CognitoError, UserPoolApi
+from lambdashare.emulator.user_pool_api import (
+    CHALLENGE_TTL_S,
+    REFRESH_TOKEN_TTL_S,
+    TIMESTAMP_SKEW_S,
+    CognitoError,
+    UserPoolApi,
+)
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 PASSWORD = "Correct-Horse-9-battery"
@@ -152,15 +158,24 @@ def srp_challenge(api: UserPoolApi, tmp_path: Path, client: AWSSRP) -> dict[str,
     return result
 
 
-def srp_respond(api: UserPoolApi, tmp_path: Path, client: AWSSRP, challenge: dict[str, Any]) -> dict[str, Any]:
-    """pycognito's answer to the challenge, sent as RespondToAuthChallenge."""
+def srp_answer(client: AWSSRP, challenge: dict[str, Any]) -> dict[str, str]:
+    """pycognito's answer to the challenge."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # pycognito's datetime.utcnow(), on Python >= 3.12
-        answer = client.process_challenge(challenge["ChallengeParameters"], client.get_auth_params())
+        answer: dict[str, str] = client.process_challenge(challenge["ChallengeParameters"], client.get_auth_params())
+    return answer
+
+
+def send_srp_answer(api: UserPoolApi, tmp_path: Path, answer: dict[str, str]) -> dict[str, Any]:
     result: dict[str, Any] = api.respond_to_auth_challenge(
         {"ClientId": client_id(tmp_path), "ChallengeName": "PASSWORD_VERIFIER", "ChallengeResponses": answer}
     )
     return result
+
+
+def srp_respond(api: UserPoolApi, tmp_path: Path, client: AWSSRP, challenge: dict[str, Any]) -> dict[str, Any]:
+    """pycognito's answer to the challenge, sent as RespondToAuthChallenge."""
+    return send_srp_answer(api, tmp_path, srp_answer(client, challenge))
 
 
 def srp_client(tmp_path: Path, email: str = "alice@example.com", password: str = PASSWORD) -> AWSSRP:
@@ -184,6 +199,60 @@ def test_an_srp_challenge_expires_after_cognitos_three_minutes(tmp_path: Path) -
     # THEN it is refused; a fresh challenge, answered at once, is not
     assert (excinfo.value.error_type, excinfo.value.message) == ("NotAuthorizedException", WRONG_CREDENTIALS)
     assert srp_respond(api, tmp_path, client, srp_challenge(api, tmp_path, client))["AuthenticationResult"]
+
+
+def test_a_wrong_answer_uses_up_the_challenge(tmp_path: Path) -> None:
+    # GIVEN a user's challenge, answered once with a wrong signature
+    api = api_for(tmp_path)
+    sign_up(api, tmp_path)
+    client = srp_client(tmp_path)
+    answer = srp_answer(client, srp_challenge(api, tmp_path, client))
+    with pytest.raises(CognitoError):
+        send_srp_answer(api, tmp_path, {**answer, "PASSWORD_CLAIM_SIGNATURE": "AAAA"})
+
+    # WHEN the right answer to the same challenge follows
+    with pytest.raises(CognitoError) as excinfo:
+        send_srp_answer(api, tmp_path, answer)
+
+    # THEN it is refused as a used challenge is; a fresh challenge is answered
+    assert (excinfo.value.error_type, excinfo.value.message) == ("NotAuthorizedException", WRONG_CREDENTIALS)
+    assert srp_respond(api, tmp_path, client, srp_challenge(api, tmp_path, client))["AuthenticationResult"]
+
+
+def test_an_srp_answer_timestamped_far_from_the_pools_clock_is_refused(tmp_path: Path) -> None:
+    # GIVEN a pool whose clock is ahead of the client's by more than the allowed skew, and one within it
+    far, near = FakeClock(), FakeClock()
+    far.now += TIMESTAMP_SKEW_S + 60
+    near.now += TIMESTAMP_SKEW_S - 60
+    far_api, near_api = api_for(tmp_path / "far", clock=far), api_for(tmp_path / "near", clock=near)
+    for api, path in ((far_api, tmp_path / "far"), (near_api, tmp_path / "near")):
+        sign_up(api, path)
+
+    # WHEN the user answers each pool's fresh challenge at once, with the client's TIMESTAMP
+    far_client, near_client = srp_client(tmp_path / "far"), srp_client(tmp_path / "near")
+    with pytest.raises(CognitoError) as excinfo:
+        srp_respond(far_api, tmp_path / "far", far_client, srp_challenge(far_api, tmp_path / "far", far_client))
+
+    # THEN the far one is refused and the near one is not
+    assert (excinfo.value.error_type, excinfo.value.message) == ("NotAuthorizedException", WRONG_CREDENTIALS)
+    near_challenge = srp_challenge(near_api, tmp_path / "near", near_client)
+    assert srp_respond(near_api, tmp_path / "near", near_client, near_challenge)["AuthenticationResult"]
+
+
+def test_the_store_takes_an_answer_to_a_challenge_once_and_forgets_it_once_expired(tmp_path: Path) -> None:
+    # GIVEN a store, and a challenge block's hash that expires at 1000
+    store = SqliteUserStore(tmp_path)
+    block = "ab" * 32
+
+    # WHEN the challenge is answered, again before it expires, then after, and another is answered later
+    first, again = store.use_challenge(block, 1000, 900), store.use_challenge(block, 1000, 999)
+    store.use_challenge("cd" * 32, 2000, 1000)
+    with sqlite3.connect(tmp_path / DB_FILE) as db:
+        kept = db.execute("SELECT block_sha256 FROM used_challenges").fetchall()
+
+    # THEN only the first answer is taken, and the expired row was dropped on the way
+    assert (first, again) == (True, False)
+    assert kept == [("cd" * 32,)]
 
 
 def test_a_user_without_a_verifier_gets_one_at_their_next_password_sign_in(tmp_path: Path) -> None:
@@ -243,6 +312,7 @@ def test_without_prevent_user_existence_errors_srp_names_an_unknown_user(tmp_pat
     [
         ({"TIMESTAMP": "2026-11-25T21:00:00Z"}, "InvalidParameterException", "TIMESTAMP format should be"),
         ({"TIMESTAMP": None}, "InvalidParameterException", "Missing required parameter TIMESTAMP"),
+        ({"TIMESTAMP": "Mon Feb 30 21:00:00 UTC 2026"}, "InvalidParameterException", "TIMESTAMP format should be"),
         ({"PASSWORD_CLAIM_SIGNATURE": "not base64!"}, "NotAuthorizedException", WRONG_CREDENTIALS),
         ({"PASSWORD_CLAIM_SECRET_BLOCK": "AAAA"}, "NotAuthorizedException", WRONG_CREDENTIALS),
     ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import re
 import secrets
@@ -19,6 +20,7 @@ import string
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -68,11 +70,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WRONG_CREDENTIALS = "Incorrect username or password."
 #: SRP_A as a client sends it: hex, at most twice the group's size.
 _SRP_A = re.compile(r"^[0-9a-fA-F]{1,1536}$")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: Cognito's TIMESTAMP ("EEE MMM d HH:mm:ss z yyyy" in English), e.g. "Tue Nov 5 21:00:00 UTC 2026".
 _TIMESTAMP = re.compile(
-    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2} "
-    r"\d{2}:\d{2}:\d{2} UTC \d{4}$"
+    rf"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ({'|'.join(_MONTHS)}) (\d{{1,2}}) "
+    r"(\d{2}):(\d{2}):(\d{2}) UTC (\d{4})$"
 )
+#: How far an SRP answer's TIMESTAMP may be from the pool's clock, either way.
+TIMESTAMP_SKEW_S = 5 * 60
 _SRP_RESPONSES = ("USERNAME", "PASSWORD_CLAIM_SECRET_BLOCK", "TIMESTAMP", "PASSWORD_CLAIM_SIGNATURE")
 _FLOWS = {  # AuthFlow -> the ExplicitAuthFlows entry that allows it
     "USER_PASSWORD_AUTH": "ALLOW_USER_PASSWORD_AUTH",
@@ -119,6 +124,19 @@ def _parameter(parameters: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value:
         raise _invalid(f"Missing required parameter {name}")
     return value
+
+
+def _timestamp_seconds(timestamp: str) -> int:
+    """An SRP answer's TIMESTAMP ("EEE MMM d HH:mm:ss z yyyy", English, UTC) as seconds since the epoch."""
+    match = _TIMESTAMP.match(timestamp)
+    if match is not None:
+        month, day, hour, minute, second, year = match.groups()
+        with contextlib.suppress(ValueError):  # a date that is no date, such as Feb 30 or 25:00
+            moment = datetime(
+                int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+            return int(moment.timestamp())
+    raise _invalid("TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
 
 
 def _sha256(token: str) -> str:
@@ -208,16 +226,20 @@ class UserPoolApi:
         if not isinstance(responses, dict):
             raise _invalid("ChallengeResponses must be a map of strings")
         username, secret_block, timestamp, signature = (_parameter(responses, name) for name in _SRP_RESPONSES)
-        if not _TIMESTAMP.match(timestamp):
-            raise _invalid("TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
+        signed_at = _timestamp_seconds(timestamp)
+        now = int(self._clock())
         try:
-            challenge, signed_block = self._secret_blocks.open(secret_block, self._clock())
+            challenge, signed_block = self._secret_blocks.open(secret_block, now)
             claimed = base64.b64decode(signature, validate=True)
         except (srp.InvalidSecretBlockError, binascii.Error):
             raise CognitoError("NotAuthorizedException", _WRONG_CREDENTIALS) from None
+        # A challenge takes one answer, right or wrong: the same signed answer cannot start a second sign-in.
+        if not self._store.use_challenge(hashlib.sha256(signed_block).hexdigest(), challenge.expires_at, now):
+            raise CognitoError("NotAuthorizedException", _WRONG_CREDENTIALS)
         user = self._store.find_user(username)
         if (
-            user is None  # a decoy challenge's user id is nobody's
+            abs(signed_at - now) > TIMESTAMP_SKEW_S
+            or user is None  # a decoy challenge's user id is nobody's
             or user.sub != challenge.user_id
             or challenge.client_id != client_id
             or not srp.signature_matches(

@@ -1,4 +1,5 @@
-"""The local user pool's state in SQLite: users, their groups, and their sign-in sessions.
+"""The local user pool's state in SQLite: users, their groups, their sign-in sessions, and the SRP challenges
+already answered.
 
 Stores only what it is given: passwords arrive already hashed (argon2, and as an SRP verifier) and refresh
 tokens as their SHA-256, so the database holds no secret a client could replay. Not responsible for
@@ -41,6 +42,10 @@ CREATE TABLE IF NOT EXISTS user_sessions (
     revoked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS user_sessions_by_sub ON user_sessions (sub);
+CREATE TABLE IF NOT EXISTS used_challenges (
+    block_sha256 TEXT PRIMARY KEY,  -- an answered SECRET_BLOCK: a challenge is answered once
+    expires_at INTEGER NOT NULL     -- when the block expires, after which the row is of no use
+);
 """
 
 
@@ -171,3 +176,13 @@ class SqliteUserStore:
             self._conn.execute(
                 "UPDATE user_sessions SET revoked_at = ? WHERE sub = ? AND revoked_at IS NULL", (at, sub)
             )
+
+    def use_challenge(self, block_sha256: str, expires_at: int, now: int) -> bool:
+        """Marks an SRP challenge answered; False if it was already. Rows of expired blocks are dropped on the way."""
+        with self._lock:
+            self._conn.execute("DELETE FROM used_challenges WHERE expires_at <= ?", (now,))
+            inserted = self._conn.execute(
+                "INSERT OR IGNORE INTO used_challenges (block_sha256, expires_at) VALUES (?, ?)",
+                (block_sha256, expires_at),
+            )
+        return inserted.rowcount == 1

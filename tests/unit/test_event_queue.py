@@ -42,7 +42,11 @@ def test_settle_leaves_records_of_live_requests_alone(tmp_path: Path) -> None:
     staged = queue.stage(["Hasher"], EVENT, KEY)
     asked: list[str] = []
 
-    assert queue.settle(lambda key: asked.append(key) or False) == ([], 0)
+    def exists(key: str) -> bool:
+        asked.append(key)
+        return False
+
+    assert queue.settle(exists) == ([], 0)
 
     assert asked == []
     assert [i.seq for i in queue.release(staged)] == staged

@@ -373,14 +373,14 @@ def test_a_multipart_completion_not_answered_before_a_crash_is_hashed_after_rest
     ticket = request_upload(emulator, name="parts.bin", size=len(body), partSize=5 * 1024 * 1024)
     file_id = ticket["file"]["id"]
     urls = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
-    parts = []
+    parts: list[dict[str, Any]] = []
     for number, part in enumerate(urls["resumeUpload"]["parts"], start=1):
         answer = httpx.put(part["url"], content=body[(number - 1) * 5 * 1024 * 1024 : number * 5 * 1024 * 1024])
         assert answer.status_code == 200, answer.text
         parts.append({"number": number, "etag": answer.headers["etag"]})
     upload_id = parse_qs(urlsplit(urls["resumeUpload"]["parts"][0]["url"]).query)["uploadId"][0]
     emulator.stop()
-    listed = [(p["number"], p["etag"]) for p in parts]
+    listed = [(int(p["number"]), str(p["etag"])) for p in parts]
     store = staged_store(emulator)
     publish_as_a_crashed_request(
         emulator, object_key(file_id), partial(store.assemble_multipart, object_key(file_id), upload_id, listed)

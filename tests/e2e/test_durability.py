@@ -14,15 +14,24 @@ import signal
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from lambdashare.adapters.local._sqlite import DB_FILE
+from lambdashare.adapters.local.event_queue import SqliteEventQueue
+from lambdashare.adapters.local.file_blob_store import BeforePublish, FileBlobStore
+from lambdashare.domain.files import object_key
+from lambdashare.emulator.events import s3_object_created
+from lambdashare.emulator.runtime import DEFAULT_AUTH_MODE, TEMPLATE_PATH
+from lambdashare.emulator.schema_rules import SchemaRules
+from lambdashare.emulator.template import load_wiring
+from lambdashare.schema_export import appsync_sdl
 from tests.e2e.clients import (
     all_files,
     data,
@@ -310,3 +319,103 @@ def test_parts_acknowledged_before_kill9_are_kept_and_completed_after_restart(pr
     assert final["hashes"] == digests(body)
     url = data(emulator, DOWNLOAD_URL, {"id": file_id})["file"]["downloadUrl"]
     assert httpx.get(url, timeout=30).content == body
+
+
+def publish_as_a_crashed_request(emulator: Emulator, key: str, publish: Callable[[BeforePublish], object]) -> None:
+    """With the emulator stopped, do what the storage endpoint does for a request that dies right after
+    its object is published: stage the ObjectCreated record, publish with the store's own method, and
+    never release the record (nor answer)."""
+    queue = SqliteEventQueue(emulator.data_dir)
+    notified = load_wiring(TEMPLATE_PATH, SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)).bucket_notifications
+    assert notified
+
+    def stage(etag: str, size: int) -> None:
+        event = s3_object_created(bucket="local", key=key, size=size, etag=etag, region="us-east-1")
+        queue.stage(notified, event, key)
+
+    publish(stage)
+
+
+def staged_store(emulator: Emulator) -> FileBlobStore:
+    return FileBlobStore(emulator.data_dir, bucket="local", public_url=emulator.url, secret="unused: nothing is signed")
+
+
+def test_a_retried_put_after_the_crash_is_refused_and_the_file_is_still_hashed(private_emulator: Emulator) -> None:
+    # GIVEN an upload published by a request that died before its notification was released
+    emulator = private_emulator
+    body = os.urandom(50_000)
+    ticket = request_upload(emulator, name="retried.bin", size=len(body))
+    file_id = ticket["file"]["id"]
+    emulator.stop()
+    writer = staged_store(emulator).open_writer(object_key(file_id), len(body))
+    writer.write(body)
+    publish_as_a_crashed_request(emulator, object_key(file_id), writer.commit)
+
+    # WHEN the emulator restarts and the client at once retries its PUT
+    emulator.start()
+    retry = send_bytes(ticket, body)
+
+    # THEN the retry is refused as S3 refuses it (write-once), and the file still gets hashed right, once
+    assert retry.status_code == 412, retry.text
+    assert "<Code>PreconditionFailed</Code>" in retry.text
+    final = wait_for_file(emulator, file_id)
+    assert final["status"] == "HASHED", final
+    assert final["hashes"] == digests(body)
+    wait_until_idle(emulator)
+    assert file_by_id(emulator, file_id) == final
+    assert files_by_hash(emulator, digests(body)["sha256"]) == [file_id]
+
+
+def test_a_multipart_completion_not_answered_before_a_crash_is_hashed_after_restart(private_emulator: Emulator) -> None:
+    # GIVEN a two-part upload whose completion published the object, then died before answering
+    emulator = private_emulator
+    body = os.urandom(5 * 1024 * 1024 + 3)
+    ticket = request_upload(emulator, name="parts.bin", size=len(body), partSize=5 * 1024 * 1024)
+    file_id = ticket["file"]["id"]
+    urls = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
+    parts: list[dict[str, Any]] = []
+    for number, part in enumerate(urls["resumeUpload"]["parts"], start=1):
+        answer = httpx.put(part["url"], content=body[(number - 1) * 5 * 1024 * 1024 : number * 5 * 1024 * 1024])
+        assert answer.status_code == 200, answer.text
+        parts.append({"number": number, "etag": answer.headers["etag"]})
+    upload_id = parse_qs(urlsplit(urls["resumeUpload"]["parts"][0]["url"]).query)["uploadId"][0]
+    emulator.stop()
+    listed = [(int(p["number"]), str(p["etag"])) for p in parts]
+    store = staged_store(emulator)
+    publish_as_a_crashed_request(
+        emulator, object_key(file_id), partial(store.assemble_multipart, object_key(file_id), upload_id, listed)
+    )
+
+    # WHEN the emulator starts again
+    emulator.start()
+
+    # THEN the file is hashed with the right digests, and a retried completion is refused as on S3
+    final = wait_for_file(emulator, file_id)
+    assert final["status"] == "HASHED", final
+    assert final["hashes"] == digests(body)
+    complete = "mutation C($input: CompleteUploadInput!) { completeUpload(input: $input) { id } }"
+    retried = graphql(emulator, complete, {"input": {"id": file_id, "parts": parts}}).json()
+    assert retried.get("errors"), retried
+    wait_until_idle(emulator)
+    assert file_by_id(emulator, file_id) == final
+
+
+def test_a_notification_staged_for_an_object_never_published_is_dropped(private_emulator: Emulator) -> None:
+    # GIVEN a request that staged its notification and died before publishing the object
+    emulator = private_emulator
+    body = os.urandom(10_000)
+    ticket = request_upload(emulator, name="never.bin", size=len(body))
+    file_id = ticket["file"]["id"]
+    emulator.stop()
+    publish_as_a_crashed_request(emulator, object_key(file_id), lambda stage: stage("0" * 32, len(body)))
+
+    # WHEN the emulator starts again
+    emulator.start()
+
+    # THEN nothing is delivered and the record is gone; the file is PENDING and its URL still takes the upload
+    with closing(sqlite3.connect(emulator.data_dir / DB_FILE)) as db:
+        assert db.execute("SELECT count(*) FROM invocations").fetchone() == (0,)
+    assert file_by_id(emulator, file_id) == ticket["file"]
+    assert send_bytes(ticket, body).status_code == 200
+    final = wait_for_file(emulator, file_id)
+    assert final["status"] == "HASHED" and final["hashes"] == digests(body)

@@ -6,16 +6,19 @@ import asyncio
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.domain.errors import BlobNotFoundError, NoSuchUpload, ValidationError
 from lambdashare.domain.files import object_key, request_upload
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
+from lambdashare.emulator.dispatcher import Dispatcher
 from lambdashare.emulator.runtime import TEMPLATE_PATH
-from lambdashare.emulator.sweeper import BATCH, Sweeper, abort_stale_multipart, expire_pending
+from lambdashare.emulator.sweeper import BATCH, Sweeper, abort_stale_multipart, expire_pending, settle_staged_events
 from lambdashare.emulator.template import multipart_abort_after_s
 
 NOW = 1_800_000_000
@@ -140,3 +143,44 @@ def test_the_multipart_sweep_aborts_uploads_older_than_the_buckets_lifecycle_rul
     assert abort_stale_multipart(blobs, -1)() == 1
     with pytest.raises(NoSuchUpload):
         blobs.list_parts(key, upload_id)
+
+
+class RecordingFunction:
+    name = "Hasher"
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    async def invoke(self, event: Any) -> Any:
+        self.events.append(event)
+
+
+def test_the_staged_events_sweep_delivers_a_published_objects_notification_and_drops_an_unpublished_one(
+    tmp_path: Path, blobs: FileBlobStore
+) -> None:
+    # GIVEN notifications a previous run staged: one for an object it published, one for an object it did not
+    crashed = SqliteEventQueue(tmp_path)
+    crashed.stage(["Hasher"], {"published": True}, "uploads/published")
+    crashed.stage(["Hasher"], {"published": False}, "uploads/never")
+    writer = blobs.open_writer("uploads/published", 3)
+    writer.write(b"abc")
+    writer.commit()
+    hasher = RecordingFunction()
+    queue = SqliteEventQueue(tmp_path)
+    dispatcher = Dispatcher(queue, {"Hasher": hasher})
+
+    async def sweep_then_drain() -> dict[str, int]:
+        settled: dict[str, int] = await Sweeper(
+            {"staged-events": settle_staged_events(dispatcher, blobs)}, 60
+        ).sweep_once()
+        while dispatcher.in_flight:
+            await asyncio.sleep(0.01)
+        return settled
+
+    # WHEN the sweep runs
+    settled = asyncio.run(sweep_then_drain())
+
+    # THEN the published object's notification is delivered and done, the other is gone
+    assert settled == {"staged-events": 2}
+    assert hasher.events == [{"published": True}]
+    assert queue.pending() == [] and queue.settle(lambda key: True) == ([], 0)

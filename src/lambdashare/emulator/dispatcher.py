@@ -2,16 +2,18 @@
 
 Every event is in the durable queue before the request that caused it is acknowledged; it leaves
 the queue when its handler returns, or is kept as a dead letter after the last attempt. Pending
-events are delivered again after a restart.
+events are delivered again after a restart. An S3 notification is staged before its object is
+published and released after (see the event queue), so a crash between the two cannot lose it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from anyio import from_thread
 from starlette.concurrency import run_in_threadpool
 
 from lambdashare.adapters.local.event_queue import Invocation, SqliteEventQueue
@@ -45,10 +47,26 @@ class Dispatcher:
             logger.info("resuming %d queued invocations", len(pending))
         return len(pending)
 
-    async def submit(self, function: str, event: dict[str, Any]) -> None:
-        """Persist, then deliver in the background; returns once the event is durable."""
-        invocation = await run_in_threadpool(self._queue.put, function, event)
-        self._start(invocation)
+    def stage(self, functions: Iterable[str], event: dict[str, Any], awaits_key: str) -> list[int]:
+        """Persist `event` for `functions`, not delivered until `release` (blocking: call it in a thread)."""
+        return self._queue.stage(functions, event, awaits_key)
+
+    async def release(self, staged: list[int]) -> None:
+        """The object is published: deliver its staged records."""
+        for invocation in await run_in_threadpool(self._queue.release, staged):
+            self._start(invocation)
+
+    async def discard(self, staged: list[int]) -> None:
+        await run_in_threadpool(self._queue.discard, staged)
+
+    def settle_staged(self, exists: Callable[[str], bool]) -> int:
+        """Deliver the staged records of objects a dead request published; drop those of objects it
+        did not. Called in a worker thread (the sweeper's); returns how many records it settled."""
+        ready, dropped = self._queue.settle(exists)
+        for invocation in ready:
+            logger.info("delivering a notification staged by an interrupted request: %s", invocation.function)
+            from_thread.run_sync(self._start, invocation)
+        return len(ready) + dropped
 
     def _start(self, invocation: Invocation) -> None:
         task = asyncio.create_task(self._deliver(invocation), name=f"invoke-{invocation.seq}")

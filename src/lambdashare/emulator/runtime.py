@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from starlette.concurrency import run_in_threadpool
+
 from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
@@ -26,7 +28,7 @@ from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFun
 from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.sweeper import Sweeper, abort_stale_multipart, expire_pending
+from lambdashare.emulator.sweeper import Sweeper, abort_stale_multipart, expire_pending, settle_staged_events
 from lambdashare.emulator.template import (
     TEMPLATE_FILE,
     FunctionSpec,
@@ -109,7 +111,11 @@ class Runtime:
             )
         self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
         # DynamoDB's TTL and S3's lifecycle rule for incomplete multipart uploads, locally
-        sweeps = {"expired-pending": expire_pending(SqliteTable(config.data_dir), self.blobs)}
+        self._settle_staged = settle_staged_events(self.dispatcher, self.blobs)
+        sweeps = {
+            "expired-pending": expire_pending(SqliteTable(config.data_dir), self.blobs),
+            "staged-events": self._settle_staged,
+        }
         abort_after_s = multipart_abort_after_s(template or template_path())
         if abort_after_s is not None:
             sweeps["stale-multipart"] = abort_stale_multipart(self.blobs, abort_after_s)
@@ -133,6 +139,7 @@ class Runtime:
 
     async def start(self) -> None:
         await self.dispatcher.resume()
+        await run_in_threadpool(self._settle_staged)  # notifications of a publish the last run did not answer
         self.sweeper.start()
 
     async def stop(self) -> None:

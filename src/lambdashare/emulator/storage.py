@@ -3,11 +3,12 @@ S3's multipart requests: `PUT ?partNumber=&uploadId=` (a part) and `POST ?upload
 
 Answers as S3 does (XML errors: 403 for a bad or expired signature or a missing signed header, 413
 for a body over the signed size, 412 for a key that already holds an object: uploads are write-once,
-as with S3's `If-None-Match: *`) and, once an object is durably stored, queues its ObjectCreated
-notification before it acknowledges; a refused upload queues nothing. A part PUT answers its ETag
-(quoted hex md5), or 404 NoSuchUpload once the upload is aborted or completed; completion answers
-S3's errors (InvalidPart, InvalidPartOrder, EntityTooSmall: 400) and queues
-`ObjectCreated:CompleteMultipartUpload` before it answers.
+as with S3's `If-None-Match: *`). An object's ObjectCreated notification is staged in the durable
+queue before the object is published and released after, so whatever fails or crashes in between,
+an object is never stored without its notification (the sweeper settles what a dead request staged);
+a refused upload queues nothing. A part PUT answers its ETag (quoted hex md5), or 404 NoSuchUpload
+once the upload is aborted or completed; completion answers S3's errors (InvalidPart,
+InvalidPartOrder, EntityTooSmall: 400) and queues `ObjectCreated:CompleteMultipartUpload` before it answers.
 Not responsible for signing or files: the FileBlobStore does both.
 """
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import NoReturn
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -25,6 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from lambdashare.adapters.local.file_blob_store import (
+    BeforePublish,
     BlobWriter,
     ExpiredError,
     Grant,
@@ -91,7 +95,7 @@ async def put_object(request: Request) -> Response:
         writer = runtime.blobs.open_writer(grant.key, grant.max_size)
         try:
             await _receive(request, writer)
-            etag = await run_in_threadpool(writer.commit)
+            etag = await _publish_notified(runtime, grant.key, "ObjectCreated:Put", writer.commit)
         except BaseException:
             writer.abort()
             raise
@@ -105,17 +109,35 @@ async def put_object(request: Request) -> Response:
     except ClientDisconnect:
         logger.info("client went away during the upload of %s; nothing stored", request.path_params["key"])
         return Response(status_code=400)
-    await _notify(runtime, grant.key, writer.size, etag, "ObjectCreated:Put")
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
-async def _notify(runtime: Runtime, key: str, size: int, etag: str, event_name: str) -> None:
-    """Queue the ObjectCreated record durably for every function the bucket notifies."""
-    event = s3_object_created(
-        bucket=runtime.blobs.bucket, key=key, size=size, etag=etag, region=runtime.config.region, event_name=event_name
-    )
-    for function in runtime.wiring.bucket_notifications:
-        await runtime.dispatcher.submit(function, event)
+async def _publish_notified(
+    runtime: Runtime, key: str, event_name: str, publish: Callable[[BeforePublish], str | tuple[str, int]]
+) -> str:
+    """Run `publish` (in a thread), staging the ObjectCreated record for every function the bucket
+    notifies right before the object is published; release it once published, drop it if not. Returns the ETag."""
+    staged: list[int] = []
+
+    def stage(etag: str, size: int) -> None:
+        event = s3_object_created(
+            bucket=runtime.blobs.bucket,
+            key=key,
+            size=size,
+            etag=etag,
+            region=runtime.config.region,
+            event_name=event_name,
+        )
+        staged.extend(runtime.dispatcher.stage(runtime.wiring.bucket_notifications, event, key))
+
+    try:
+        published = await run_in_threadpool(publish, stage)
+    except BaseException:
+        if staged:
+            await runtime.dispatcher.discard(staged)
+        raise
+    await runtime.dispatcher.release(staged)
+    return published if isinstance(published, str) else published[0]
 
 
 def _no_such_upload() -> StorageError:
@@ -144,7 +166,8 @@ async def _put_part(runtime: Runtime, request: Request, grant: Grant) -> Respons
 
 
 async def complete_multipart(request: Request) -> Response:
-    """S3's CompleteMultipartUpload: assemble, queue ObjectCreated:CompleteMultipartUpload, then answer."""
+    """S3's CompleteMultipartUpload: assemble and publish with its ObjectCreated:CompleteMultipartUpload
+    notification, then answer."""
     runtime: Runtime = request.app.state.runtime
     try:
         grant = _grant(runtime, request, "POST")
@@ -152,7 +175,12 @@ async def complete_multipart(request: Request) -> Response:
             raise StorageError(400, "InvalidRequest", "Only CompleteMultipartUpload is a POST here.")
         body = json.loads(await request.body())
         parts = [(int(p["number"]), str(p["etag"])) for p in body["parts"]]
-        etag, size = await run_in_threadpool(runtime.blobs.assemble_multipart, grant.key, grant.upload_id, parts)
+        etag = await _publish_notified(
+            runtime,
+            grant.key,
+            "ObjectCreated:CompleteMultipartUpload",
+            partial(runtime.blobs.assemble_multipart, grant.key, grant.upload_id, parts),
+        )
     except StorageError as exc:
         return exc.response()
     except NoSuchUpload:
@@ -164,7 +192,6 @@ async def complete_multipart(request: Request) -> Response:
         return _precondition_failed().response()
     except (ValueError, KeyError, TypeError, LambdashareError):
         return StorageError(400, "MalformedXML", "The request body is not a list of parts.").response()
-    await _notify(runtime, grant.key, size, etag, "ObjectCreated:CompleteMultipartUpload")
     result = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult>'
         f"<Bucket>{escape(runtime.blobs.bucket)}</Bucket><Key>{escape(grant.key)}</Key>"

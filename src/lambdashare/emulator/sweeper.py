@@ -1,7 +1,8 @@
 """What the emulator does in place of DynamoDB's TTL: a periodic sweep of what was abandoned.
 
 Every `interval_s` each named sweep runs once, in a thread; one that fails is logged and tried again
-next time. More sweeps (incomplete multipart uploads, in place of S3's lifecycle rule) are further
+next time. More sweeps (incomplete multipart uploads, in place of S3's lifecycle rule; notifications
+staged by a request that died around its publish, also settled once at start-up) are further
 entries of the `sweeps` mapping the Runtime builds. Unlike DynamoDB, which deletes an expired item
 "typically within a few days", the emulator deletes it within one interval of its expiry.
 """
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
+from lambdashare.emulator.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,16 @@ def abort_stale_multipart(blobs: FileBlobStore, older_than_s: float) -> Sweep:
         for upload_id in aborted:
             logger.info("aborted an incomplete multipart upload: %s", upload_id)
         return len(aborted)
+
+    return sweep
+
+
+def settle_staged_events(dispatcher: Dispatcher, blobs: FileBlobStore) -> Sweep:
+    """S3 notifications staged by a request that died around its publish: delivered if the object
+    was published, dropped if not (see the event queue)."""
+
+    def sweep() -> int:
+        return dispatcher.settle_staged(blobs.exists)
 
     return sweep
 

@@ -35,7 +35,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -55,6 +55,8 @@ _PART_FILE = re.compile(r"^(\d{5})\.([0-9a-f]{32})$")
 _MANIFEST = "manifest.json"
 #: How long the resolver waits for the storage endpoint to complete an upload.
 _COMPLETE_TIMEOUT_S = 600
+#: Called with the object's ETag and size right before it is published (the endpoint stages its notification).
+BeforePublish = Callable[[str, int], object]
 
 
 class SignatureError(LambdashareError):
@@ -146,11 +148,12 @@ class BlobWriter:
         _fsync_dir(part_dir)
         return md5
 
-    def commit(self) -> str:
+    def commit(self, before_publish: BeforePublish = lambda etag, size: None) -> str:
         """fsync, link into place unless the key holds an object, fsync the directory; return the
         ETag (hex md5, as S3's PUT). `ObjectExistsError` if another upload was published first."""
         assert self._final is not None, "a part is committed with commit_part"
         os.fsync(self._fd)
+        before_publish(self._md5.hexdigest(), self.size)
         self._final.parent.mkdir(parents=True, exist_ok=True)
         _fsync_dir(self._final.parent.parent)  # a new shard directory must last too (cheap when unchanged)
         try:
@@ -288,6 +291,10 @@ class FileBlobStore:
             raise ObjectExistsError(f"An object exists at key {key!r}.")
         return BlobWriter(path, self._tmp, max_size)
 
+    def exists(self, key: str) -> bool:
+        """Whether the key holds an object, of either kind."""
+        return self._path(key).exists()
+
     def pieces(self, key: str) -> list[tuple[Path, int]]:
         """The object's files and their sizes, in order: itself, or a completed upload's parts.
         `BlobNotFoundError` if the key holds no object."""
@@ -391,7 +398,13 @@ class FileBlobStore:
             message = f"{code}: storage refused to complete the upload"
             raise S3_ERRORS.get(code, LambdashareError)(message) from None
 
-    def assemble_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> tuple[str, int]:
+    def assemble_multipart(
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        before_publish: BeforePublish = lambda etag, size: None,
+    ) -> tuple[str, int]:
         """The storage endpoint's side of completion: check the parts as S3 does, publish the upload's
         directory as the object write-once (`ObjectExistsError`), copying no bytes (see the module doc);
         return S3's multipart ETag (hex md5 of the parts' binary md5s, then `-<count>`) and the size."""
@@ -412,6 +425,8 @@ class FileBlobStore:
             final = self._path(key)
             final.parent.mkdir(exist_ok=True)
             _fsync_dir(self._objects)  # a new shard directory must last too (cheap when unchanged)
+            size = sum(part.size for part in chosen)
+            before_publish(etag, size)
             try:
                 os.rename(upload_dir, final)
             except OSError as exc:  # a file (ENOTDIR) or a completed upload (ENOTEMPTY, EEXIST) is there
@@ -424,7 +439,7 @@ class FileBlobStore:
             for leftover in final.iterdir():  # meta.json and copies of parts that were replaced or not listed
                 if leftover.name not in keep:
                     leftover.unlink(missing_ok=True)
-        return etag, sum(part.size for part in chosen)
+        return etag, size
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         upload_dir = self._upload_dir(key, upload_id)

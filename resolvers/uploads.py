@@ -54,7 +54,16 @@ def abort_upload(id: str) -> dict[str, Any]:
 def resume_upload(id: str, numbers: list[int] | None = None) -> dict[str, Any]:
     p = ports()
     expires_in = p.settings.upload_expires
-    return multipart.resume_upload(p.table, p.blobs, id, caller(router), expires_in, files.expiry(expires_in), numbers)
+    return multipart.resume_upload(
+        p.table,
+        p.blobs,
+        id,
+        caller(router),
+        expires_in,
+        files.expiry(expires_in),
+        pending_grace=p.settings.pending_grace,
+        numbers=numbers,
+    )
 
 
 @router.resolver(type_name="Query", field_name="uploadedParts")

@@ -27,8 +27,9 @@ MAX_UPLOAD_SIZE_ENV = "LAMBDASHARE_MAX_UPLOAD_SIZE"
 PENDING_GRACE_ENV = "LAMBDASHARE_PENDING_GRACE"
 #: The template's MaxUploadSize default (its comment derives it): 32 GiB, what one hasher run can hash.
 DEFAULT_MAX_UPLOAD_SIZE = 32 * 1024**3
-#: The template's PendingGracePeriod default: a PENDING file expires a day after its upload URL.
-DEFAULT_PENDING_GRACE = 86400
+#: The template's PendingGracePeriod default: a PENDING file expires 15 days after its upload URL, once
+#: a failed S3 event can no longer be redriven from HasherFailureQueue (14 days) to hash it.
+DEFAULT_PENDING_GRACE = 15 * 86400
 REGION_ENV = "AWS_REGION"
 #: Only for S3/DynamoDB-compatible servers (tests, SeaweedFS, DynamoDB Local); unset on AWS.
 DYNAMODB_ENDPOINT_ENV = "LAMBDASHARE_DYNAMODB_ENDPOINT"

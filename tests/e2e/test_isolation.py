@@ -185,6 +185,64 @@ async def test_admins_see_every_file(alice: User, emulator: Emulator) -> None:
     assert admin.data("query F($id: ID!) { file(id: $id) { id } }", {"id": mine["id"]})["file"] == {"id": mine["id"]}
 
 
+@pytest.fixture
+def admin(emulator: Emulator) -> User:
+    return User(emulator, "root", token_for(emulator, f"root-{time.monotonic_ns()}", "--group", "admins"))
+
+
+DELETE = "mutation D($id: ID!) { deleteFile(id: $id) { id } }"
+SHARE = "mutation S($id: ID!) { shareFile(id: $id) { token } }"
+REVOKE = "mutation R($t: String!) { revokeShare(token: $t) }"
+
+
+async def test_an_admin_reads_but_cannot_delete_or_share_anothers_file(alice: User, bob: User, admin: User) -> None:
+    # GIVEN A's file, shared
+    mine = await alice.upload(os.urandom(32))
+    token = alice.data(SHARE, {"id": mine["id"]})["shareFile"]["token"]
+    # WHEN an admin reads it THEN it is there
+    assert admin.data("query F($id: ID!) { file(id: $id) { id } }", {"id": mine["id"]})["file"] == {"id": mine["id"]}
+    # WHEN the admin deletes it, shares it or revokes its link THEN each answer is a stranger's (B's): no such file
+    for query, variables in ((DELETE, {"id": mine["id"]}), (SHARE, {"id": mine["id"]}), (REVOKE, {"t": token})):
+        assert admin.post(query, variables) == bob.post(query, variables)
+    assert admin.data(REVOKE, {"t": token})["revokeShare"] is False
+    assert admin.post(SHARE, {"id": mine["id"]})["errors"][0]["errorType"] == "NotFoundError"
+    # AND the file and its link are untouched: A still revokes the link and deletes the file
+    assert alice.data(REVOKE, {"t": token})["revokeShare"] is True
+    assert alice.data(DELETE, {"id": mine["id"]})["deleteFile"] == {"id": mine["id"]}
+
+
+MULTIPART_TICKET = "file { id } uploadId parts { number url method headers }"
+REQUEST_MULTIPART = (
+    f"mutation R($input: RequestUploadInput!) {{ requestUpload(input: $input) {{ {MULTIPART_TICKET} }} }}"
+)
+PARTS = "query L($id: ID!) { uploadedParts(id: $id) { number etag } }"
+ABORT = "mutation A($id: ID!) { abortUpload(id: $id) { id } }"
+RESUME = "mutation S($id: ID!) { resumeUpload(id: $id) { uploadId } }"
+COMPLETE = "mutation C($input: CompleteUploadInput!) { completeUpload(input: $input) { id status } }"
+
+
+def test_an_admin_lists_but_cannot_finish_or_abort_anothers_upload(alice: User, bob: User, admin: User) -> None:
+    # GIVEN A's multipart upload of one 5 MiB part, its part sent
+    size = 5 * 1024**2
+    ticket = alice.data(REQUEST_MULTIPART, {"input": {"name": "big.bin", "size": size, "partSize": size}})
+    file_id, part = ticket["requestUpload"]["file"]["id"], ticket["requestUpload"]["parts"][0]
+    sent = httpx.request(
+        part["method"], part["url"], headers=json.loads(part["headers"] or "{}"), content=os.urandom(size), timeout=60
+    )
+    assert sent.status_code == 200, sent.text
+    etag = sent.headers["etag"]
+    # WHEN an admin lists its parts THEN it sees them, as it reads any file
+    assert admin.data(PARTS, {"id": file_id})["uploadedParts"] == [{"number": 1, "etag": etag}]
+    # WHEN the admin resumes, completes or aborts it THEN each answer is a stranger's (B's): NoSuchUpload
+    completion = {"input": {"id": file_id, "parts": [{"number": 1, "etag": etag}]}}
+    for query, variables in ((RESUME, {"id": file_id}), (COMPLETE, completion), (ABORT, {"id": file_id})):
+        refused = admin.post(query, variables)
+        assert refused == bob.post(query, variables)
+        assert refused["errors"][0]["errorType"] == "NoSuchUpload"
+    # AND the upload is untouched: A completes it
+    assert alice.data(COMPLETE, completion)["completeUpload"]["id"] == file_id
+
+
 def test_token_command_prints_one_token(emulator: Emulator) -> None:
     # GIVEN / WHEN a token is issued THEN it is one JWT on one line
     token = token_for(emulator, "carol")

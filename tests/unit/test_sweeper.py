@@ -1,8 +1,10 @@
-"""The emulator's sweeper: expired PENDING files go as DynamoDB's TTL deletes them, objects included."""
+"""The emulator's sweeper: expired PENDING files go as DynamoDB's TTL deletes them, objects and multipart
+uploads included; and resuming an upload pushes its expiry forward."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +16,10 @@ from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.domain.errors import BlobNotFoundError, NoSuchUpload, ValidationError
-from lambdashare.domain.files import object_key, request_upload
+from lambdashare.domain.files import expiry, object_key, request_upload
+from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
+from lambdashare.domain.multipart import MIN_PART, resume_upload
 from lambdashare.emulator.dispatcher import Dispatcher
 from lambdashare.emulator.runtime import TEMPLATE_PATH
 from lambdashare.emulator.sweeper import BATCH, Sweeper, abort_stale_multipart, expire_pending, settle_staged_events
@@ -184,3 +188,51 @@ def test_the_staged_events_sweep_delivers_a_published_objects_notification_and_d
     assert settled == {"staged-events": 2}
     assert hasher.events == [{"published": True}]
     assert queue.pending() == [] and queue.settle(lambda key: True) == ([], 0)
+
+
+def request_multipart(table: SqliteTable, blobs: FileBlobStore) -> str:
+    ticket = request_upload(
+        table,
+        blobs,
+        name="big.bin",
+        size=2 * MIN_PART,
+        content_type=None,
+        sha256=None,
+        owner=None,
+        expires_in=900,
+        max_size=10 * MIN_PART,
+        pending_grace=3600,
+        part_size=MIN_PART,
+    )
+    return str(ticket["file"]["id"])
+
+
+def test_an_expired_multipart_file_is_swept_with_its_upload(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN a multipart upload whose PENDING file has expired, and one whose upload is already gone
+    file_id, gone_id = request_multipart(table, blobs), request_multipart(table, blobs)
+    item, gone = table.get_item(file_id), table.get_item(gone_id)
+    assert item is not None and gone is not None
+    blobs.abort_multipart(gone["key"], gone["upload_id"])
+    # WHEN the sweep runs after their ttl
+    removed = expire_pending(table, blobs, clock=lambda: item["ttl"] + 1)()
+    # THEN both files are gone, and so is the upload: its parts are not kept until the lifecycle rule
+    assert removed == 2
+    assert table.get_item(file_id) is None and table.get_item(gone_id) is None
+    with pytest.raises(NoSuchUpload):
+        blobs.list_parts(item["key"], item["upload_id"])
+
+
+def test_resuming_an_upload_moves_its_expiry_past_the_new_urls(table: SqliteTable, blobs: FileBlobStore) -> None:
+    # GIVEN a multipart upload whose file's ttl is already past (its first URLs expired long ago)
+    file_id = request_multipart(table, blobs)
+    table.update_item(file_id, {"ttl": NOW - 1}, status_in=[FileStatus.PENDING.value])
+    # WHEN it is resumed with 900 s URLs and a 3600 s grace period
+    before = int(time.time())
+    resume_upload(table, blobs, file_id, Principal(None), 900, expiry(900), pending_grace=3600)
+    after = int(time.time())
+    # THEN its ttl is the new URLs' expiry plus the grace period, so a sweep now leaves it be
+    item = table.get_item(file_id)
+    assert item is not None
+    assert before + 900 + 3600 <= item["ttl"] <= after + 900 + 3600
+    assert expire_pending(table, blobs, clock=lambda: after + 900)() == 0
+    assert table.get_item(file_id) is not None

@@ -453,6 +453,18 @@ def test_dynamodb_ttl_expires_pending_files_by_the_records_ttl_field() -> None:
     assert _template()["Parameters"]["PendingGracePeriod"]["Default"] == DEFAULT_PENDING_GRACE
 
 
+def test_a_pending_file_outlives_every_s3_event_that_may_still_hash_it() -> None:
+    # GIVEN the template WHEN transformed
+    resources = _transformed()["Resources"]
+    (invoke_config,) = _of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+    event_age = invoke_config["Properties"]["MaximumEventAgeInSeconds"]
+    retention = resources["HasherFailureQueue"]["Properties"]["MessageRetentionPeriod"]
+    # THEN by default a PENDING file outlives its URL by longer than an event may wait for the hasher and
+    # then for a redrive from the failure queue: a redriven event finds the file, not an orphan object
+    assert event_age + retention <= DEFAULT_PENDING_GRACE
+    assert _template()["Parameters"]["PendingGracePeriod"]["Default"] == DEFAULT_PENDING_GRACE
+
+
 def test_the_size_limit_follows_from_what_one_hasher_run_can_hash() -> None:
     # GIVEN the template's limits WHEN transformed
     template = _template()

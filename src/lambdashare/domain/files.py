@@ -174,6 +174,13 @@ def get_file(table: Table, file_id: str, caller: Principal) -> FileRecord | None
     return record if caller.may_see(record.owner) else None
 
 
+def own_file(table: Table, file_id: str, caller: Principal) -> FileRecord | None:
+    """The file to change, or None when it does not exist or is not the caller's: an admin reads
+    every file but changes only its own, and another's looks the same as a missing one."""
+    record = get_file(table, file_id, caller)
+    return record if record is not None and caller.may_change(record.owner) else None
+
+
 def list_files(
     table: Table, *, caller: Principal, limit: int | None, next_token: str | None, secret: str
 ) -> tuple[list[FileRecord], str | None]:
@@ -215,7 +222,7 @@ def _hashed_in_space(table: Table, sha256: str, caller: Principal) -> list[FileR
 
 
 def delete_file(table: Table, blobs: BlobStore, file_id: str, caller: Principal) -> FileRecord | None:
-    record = get_file(table, file_id, caller)
+    record = own_file(table, file_id, caller)
     if record is None:
         return None
     item = table.delete_item(file_id)

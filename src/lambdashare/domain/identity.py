@@ -2,7 +2,8 @@
 
 API-key callers share one anonymous space (owner None) in which a file id is the capability: whoever
 holds an id may use that file, but nothing lists or reveals the space's ids. A Cognito user owns by
-`sub`; an IAM principal by its ARN. Members of the `admins` Cognito group may see every file.
+`sub`; an IAM principal by its ARN. Members of the `admins` Cognito group may see every file, but
+change (delete, share, complete, resume, abort) only their own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class Principal:
     def may_see(self, owner: str | None) -> bool:
         """May use a file of `owner` whose id it holds."""
         return self.admin or owner == self.owner
+
+    def may_change(self, owner: str | None) -> bool:
+        """May delete, share or finish uploading a file of `owner` whose id it holds: only the owner
+        (in the API-key space, whoever holds the id), never an admin who merely reads it."""
+        return owner == self.owner
 
     @property
     def anonymous(self) -> bool:

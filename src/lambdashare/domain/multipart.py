@@ -7,6 +7,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from itertools import pairwise
@@ -79,11 +80,13 @@ def check_completion(requested: Sequence[tuple[int, str]], stored: Mapping[int, 
 
 
 # --- operations on a file's upload ------------------------------------------------------------------
-def _upload_of(table: Table, file_id: str, caller: Principal) -> FileRecord:
-    """The caller's PENDING multipart file; anything else is `NoSuchUpload`, as S3 answers a gone upload."""
+def _upload_of(table: Table, file_id: str, caller: Principal, *, reading: bool = False) -> FileRecord:
+    """The caller's PENDING multipart file; anything else is `NoSuchUpload`, as S3 answers a gone upload.
+    Only its owner may change it; an admin may read it (`reading`) like any file."""
     item = table.get_item(file_id)
     record = FileRecord.from_item(item) if item is not None else None
-    if record is None or not caller.may_see(record.owner) or record.upload_id is None:
+    allowed = caller.may_see if reading else caller.may_change
+    if record is None or not allowed(record.owner) or record.upload_id is None:
         raise NoSuchUpload(f"No multipart upload for file {file_id}.")
     if record.status is not FileStatus.PENDING:
         raise NoSuchUpload(f"The upload of file {file_id} is already complete.")
@@ -110,7 +113,7 @@ def part_requests(
 
 def uploaded_parts(table: Table, blobs: BlobStore, file_id: str, caller: Principal) -> list[dict[str, Any]]:
     """The parts stored so far (S3's ListParts), so a client sends only the missing ones."""
-    record = _upload_of(table, file_id, caller)
+    record = _upload_of(table, file_id, caller, reading=True)
     assert record.upload_id is not None
     return [
         {"number": p.number, "etag": p.etag, "size": p.size} for p in blobs.list_parts(record.key, record.upload_id)
@@ -124,10 +127,12 @@ def resume_upload(
     caller: Principal,
     expires_in: int,
     expiry: str,
+    pending_grace: int,
     numbers: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """A fresh ticket (URLs expire; the upload does not): for the given part `numbers`, or else for the
-    first parts not stored yet, at most MAX_TICKET_PARTS either way."""
+    first parts not stored yet, at most MAX_TICKET_PARTS either way. The file's `ttl` moves to
+    `pending_grace` seconds after the new URLs expire, as `requestUpload` set it for the first ones."""
     record = _upload_of(table, file_id, caller)
     assert record.upload_id is not None and record.part_size is not None
     count = part_count(record.size, record.part_size)
@@ -140,6 +145,12 @@ def resume_upload(
             raise ValidationError(f"numbers must be part numbers of this upload: 1 to {count}.")
         if len(wanted) > MAX_TICKET_PARTS:
             raise ValidationError(f"numbers may name at most {MAX_TICKET_PARTS} parts at once.")
+    try:
+        table.update_item(
+            file_id, {"ttl": int(time.time()) + expires_in + pending_grace}, status_in=[FileStatus.PENDING.value]
+        )
+    except ConditionFailedError:  # completed, taken by the hasher, or aborted meanwhile
+        raise NoSuchUpload(f"The upload of file {file_id} is already complete.") from None
     return {
         "file": record.to_graphql(),
         "expiresAt": expiry,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambdashare.domain.errors import NotFoundError, ValidationError
-from lambdashare.domain.files import get_file, with_download
+from lambdashare.domain.files import own_file, with_download
 from lambdashare.domain.identity import Principal
 from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
 from lambdashare.ports.blob_store import BlobStore
@@ -38,7 +38,7 @@ def share_file(table: Table, file_id: str, caller: Principal, expires_in: int | 
     seconds = DEFAULT_EXPIRES_IN if expires_in is None else expires_in
     if not 1 <= seconds <= MAX_EXPIRES_IN:
         raise ValidationError(f"expiresIn must be between 1 and {MAX_EXPIRES_IN} seconds.")
-    if get_file(table, file_id, caller) is None:
+    if own_file(table, file_id, caller) is None:
         raise NotFoundError(f"File {file_id} not found.")
     item = table.get_item(file_id) or {}
     secret = secrets.token_urlsafe(24)
@@ -63,7 +63,7 @@ def revoke_share(table: Table, token: str, caller: Principal) -> bool:
     if parts is None:
         return False
     file_id, secret = parts
-    if get_file(table, file_id, caller) is None:
+    if own_file(table, file_id, caller) is None:
         return False
     shares = dict((table.get_item(file_id) or {}).get("shares") or {})
     if shares.pop(_digest(secret), None) is None:

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
+from lambdashare.domain.errors import NoSuchUpload
 from lambdashare.emulator.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
@@ -30,13 +31,17 @@ BATCH = 100
 
 
 def expire_pending(table: SqliteTable, blobs: FileBlobStore, clock: Callable[[], float] = time.time) -> Sweep:
-    """PENDING files past their `ttl` go, as DynamoDB's TTL deletes them; and so do their objects, if
-    bytes came after all (the hasher would delete such an object too: its file record is gone)."""
+    """PENDING files past their `ttl` go, as DynamoDB's TTL deletes them; and so do their multipart
+    uploads' parts and their objects, if bytes came after all (the hasher would delete such an object
+    too: its file record is gone)."""
 
     def sweep() -> int:
         removed = 0
         while expired := table.delete_expired_pending(int(clock()), BATCH):
             for item in expired:
+                if item.get("upload_id"):
+                    with contextlib.suppress(NoSuchUpload):  # completed or aborted meanwhile
+                        blobs.abort_multipart(item["key"], item["upload_id"])
                 blobs.delete_blob(item["key"])
                 logger.info("expired a PENDING file whose bytes never came: %s", item["id"])
             removed += len(expired)

@@ -7,8 +7,8 @@ lighter than the server. Hashing is timed from the moment `completeUpload` is se
 `hashedAt`: the completion (the parts become the object; no bytes are copied), the ObjectCreated
 delivery and the hasher, as a user waits for them; `hashing_after_complete_mib_s` leaves out the
 completion (from `completeUpload`'s answer to `hashedAt`).
-Peak RSS is VmHWM from /proc/<pid>/status of the server and every descendant (the hasher workers),
-sampled while the run lasts.
+Peak RSS is VmHWM (the kernel's high-water mark) from /proc/<pid>/status of the server and each of its
+children (the hasher workers), read before the emulator stops.
 
 Usage: python bench/big_file.py [--size-mib 2048] [--part-mib 64]
 Writes bench/results/big_file.json; exits 0 if the RSS target is met, 2 if not, 1 on a wrong digest.
@@ -22,7 +22,6 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,12 +30,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from graphql_load import start_emulator
-from hash_throughput import ALGORITHMS, MIB, _ideal, _openssl_version, _read_once, _time_openssl, _write_random
+from hash_throughput import (
+    ALGORITHMS,
+    API_KEY,
+    MIB,
+    _emulator,
+    _ideal,
+    _openssl_version,
+    _peak_rss_by_process,
+    _read_once,
+    _time_openssl,
+    _write_random,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "big_file.json"
-API_KEY = "da2-bigfilebenchmark"
 READ = MIB
 PARALLEL_PARTS = 2
 TARGET_RSS_MIB = 150.0
@@ -59,16 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         _write_random(path, args.size_mib * MIB)
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        process, url = start_emulator(str(data_dir), API_KEY)
-        sampler = RssSampler(process.pid)
-        try:
-            _wait_healthy(url)
-            sampler.start()
+        with _emulator(data_dir) as url:
             run = _run(url, path, args.part_mib * MIB)
-        finally:
-            sampler.stop()
-            process.terminate()
-            process.wait(timeout=30)
+            peaks = _peak_rss_by_process(url)
         _read_once(path)  # openssl reads from the page cache, as the hasher mostly did
         openssl = {a: _time_openssl(a, path) for a in ALGORITHMS}
     size_mib = args.size_mib
@@ -81,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     bound = _ideal(cores, openssl_mib_s)
     hashing_mib_s = size_mib / run["hash_seconds"]
     after_complete_mib_s = size_mib / (run["hash_seconds"] - run["complete_seconds"])
-    peaks = sampler.peaks()
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -105,24 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_after_complete": round(after_complete_mib_s / bound, 3),
         "peak_rss_mib": peaks,
         "targets": {"rss_mib": TARGET_RSS_MIB},
-        "met": {"rss_mib": all(p["peak_rss_mib"] < TARGET_RSS_MIB for p in peaks)},
+        "met": {"rss_mib": all(mib < TARGET_RSS_MIB for mib in peaks.values())},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0 if results["met"]["rss_mib"] else 2
-
-
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the emulator did not become healthy")
 
 
 def _graphql(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -183,61 +171,6 @@ def _run(url: str, path: Path, part_size: int) -> dict[str, Any]:
         "hash_seconds": hashed_at - complete_sent,
         "hashes": found["hashes"],
     }
-
-
-class RssSampler:
-    """The highest VmHWM seen of a process and each of its descendants, sampled every 0.2 s."""
-
-    def __init__(self, root: int) -> None:
-        self._root = root
-        self._peaks: dict[int, tuple[str, float]] = {}
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._sample()
-        self._done.set()
-        self._thread.join()
-
-    def peaks(self) -> list[dict[str, Any]]:
-        return [
-            {"pid": pid, "role": "server" if pid == self._root else "worker", "cmd": cmd, "peak_rss_mib": round(mib, 1)}
-            for pid, (cmd, mib) in sorted(self._peaks.items())
-        ]
-
-    def _loop(self) -> None:
-        while not self._done.wait(0.2):
-            self._sample()
-
-    def _sample(self) -> None:
-        for pid in [self._root, *_descendants(self._root)]:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120].strip()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            hwm = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
-            if hwm is not None:
-                mib = int(hwm.split()[1]) / 1024
-                if mib > self._peaks.get(pid, ("", 0.0))[1]:
-                    self._peaks[pid] = (cmd, mib)
-
-
-def _descendants(pid: int) -> list[int]:
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        try:
-            tasks = Path(f"/proc/{parent}/task").iterdir()
-            children = [int(c) for task in tasks for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        found.extend(children)
-        frontier.extend(children)
-    return found
 
 
 if __name__ == "__main__":

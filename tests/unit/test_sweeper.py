@@ -135,9 +135,9 @@ def test_a_file_over_the_deployments_limit_is_refused_naming_it(table: SqliteTab
 
 
 def test_the_multipart_sweep_aborts_uploads_older_than_the_buckets_lifecycle_rule(blobs: FileBlobStore) -> None:
-    # GIVEN the template's lifecycle rule (1 day) and an upload started just now
+    # GIVEN the template's lifecycle rule (IncompleteUploadDays) and an upload started just now
     older_than_s = multipart_abort_after_s(TEMPLATE_PATH)
-    assert older_than_s == 86400
+    assert older_than_s == 7 * 86400  # the template's IncompleteUploadDays default
     key = object_key(str(uuid.uuid4()))
     upload_id = blobs.create_multipart(key, content_type=None)
     # WHEN the sweep runs THEN a fresh upload stays

@@ -465,6 +465,18 @@ def test_a_pending_file_outlives_every_s3_event_that_may_still_hash_it() -> None
     assert _template()["Parameters"]["PendingGracePeriod"]["Default"] == DEFAULT_PENDING_GRACE
 
 
+def test_an_incomplete_multipart_upload_is_aborted_by_the_buckets_rule_before_its_file_expires() -> None:
+    # GIVEN the template's parameters and the bucket's lifecycle rule
+    template = _template()
+    days = template["Parameters"]["IncompleteUploadDays"]
+    (rule,) = template["Resources"]["UploadBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    # THEN the rule takes its days from the parameter, and even its longest setting ends before the
+    # PENDING file expires, so a resumable upload never outlives its file's record
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": {"Ref": "IncompleteUploadDays"}}
+    assert days["MaxValue"] * 86400 < template["Parameters"]["PendingGracePeriod"]["Default"]
+    assert 1 <= days["MinValue"] <= days["Default"] <= days["MaxValue"]
+
+
 def test_the_size_limit_follows_from_what_one_hasher_run_can_hash() -> None:
     # GIVEN the template's limits WHEN transformed
     template = _template()

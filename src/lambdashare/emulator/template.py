@@ -165,13 +165,15 @@ def read_template(path: Path) -> dict[str, Any]:
 
 def multipart_abort_after_s(path: Path) -> float | None:
     """Seconds after which the bucket's lifecycle rule aborts an incomplete multipart upload; None: never."""
-    for resource in (read_template(path).get("Resources") or {}).values():
+    template = read_template(path)
+    parameters: dict[str, Any] = template.get("Parameters") or {}
+    for resource in (template.get("Resources") or {}).values():
         if resource.get("Type") != "AWS::S3::Bucket":
             continue
         rules = ((resource.get("Properties") or {}).get("LifecycleConfiguration") or {}).get("Rules") or []
         for rule in rules:
-            days = (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation")
-            if rule.get("Status") == "Enabled" and isinstance(days, int | float):
+            days = _literal((rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation"), parameters)
+            if rule.get("Status") == "Enabled" and days is not None:
                 return float(days) * 86400
     return None
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,47 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from hash_throughput import _emulator
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graphql_load.json"
 CONCURRENCY = (1, 4, 16)
 TARGET_RPS_AT_4 = 750
 QUERY = "query Get($id: ID!) { file(id: $id) { id name size status hashes { sha256 } createdAt } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_emulator(data_dir: str, api_key: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lambdashare.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            data_dir,
-            "--api-key",
-            api_key,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the emulator did not start")
 
 
 async def seed_file(session: aiohttp.ClientSession, url: str, api_key: str) -> str:
@@ -127,17 +91,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2)
     args = parser.parse_args()
 
-    process = None
-    with tempfile.TemporaryDirectory() as data_dir:
+    with contextlib.ExitStack() as stack:
         url = args.url
         if url is None:
-            process, url = start_emulator(data_dir, args.api_key)
-        try:
-            rows = asyncio.run(run(url, args.api_key, args.seconds, args.warmup))
-        finally:
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=10)
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="graphql-load-")))
+            url = stack.enter_context(_emulator(tmp / "data", args.api_key))
+        rows = asyncio.run(run(url, args.api_key, args.seconds, args.warmup))
 
     at_4 = next(r for r in rows if r["clients"] == 4)
     at_16 = next(r for r in rows if r["clients"] == 16)

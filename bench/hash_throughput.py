@@ -184,14 +184,14 @@ def _bench(url: str, path: Path, runs: int) -> dict[str, Any] | None:
 
 
 @contextmanager
-def _emulator(data_dir: Path) -> Iterator[str]:
-    """`lambdashare serve` on a free port, for the whole benchmark; its URL."""
+def _emulator(data_dir: Path, api_key: str = API_KEY) -> Iterator[str]:
+    """`lambdashare serve` on a free port, healthy, for the whole benchmark; its URL. Every bench uses it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     serve = [sys.executable, "-m", "lambdashare.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    serve += ["--api-key", API_KEY]
+    serve += ["--api-key", api_key]
     log = open(data_dir.parent / "emulator.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         serve,

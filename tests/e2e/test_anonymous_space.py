@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.clients import FILE_FIELDS, duplicate_count, graphql, request_upload, send_bytes, wait_for_file
+from tests.e2e.clients import FILE_FIELDS, data, duplicate_count, graphql, request_upload, send_bytes, wait_for_file
 from tests.e2e.conftest import Emulator
 from tests.e2e.test_isolation import User, token_for
 
@@ -29,17 +29,8 @@ class Anonymous:
 
     emulator: Emulator
 
-    def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = graphql(self.emulator, query, variables)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
     def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.post(query, variables)
-        assert "errors" not in body, body
-        result: dict[str, Any] = body["data"]
-        return result
+        return data(self.emulator, query, variables)
 
     def upload(self, body: bytes) -> dict[str, Any]:
         ticket = request_upload(self.emulator, name="anonymous.bin", size=len(body))
@@ -123,7 +114,9 @@ async def test_the_api_key_cannot_reach_a_users_files_by_id(carol: Anonymous, er
     by_id = carol.data(FILE, {"id": erins["id"]})["file"]
     counted = duplicate_count(carol.emulator, sha256)
     deleted = carol.data(DELETE, {"id": erins["id"]})["deleteFile"]
-    shared = carol.post(SHARE, {"id": erins["id"]})
+    share_answer = graphql(carol.emulator, SHARE, {"id": erins["id"]})
+    assert share_answer.status_code == 200, share_answer.text
+    shared = share_answer.json()
     # THEN the anonymous space does not hold it
     assert (by_id, counted, deleted) == (None, 0, None)
     assert shared["data"] is None and shared["errors"][0]["errorType"] == "NotFoundError"

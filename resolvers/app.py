@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from resolvers import files, shares, uploads
+from resolvers import files, shares, stats, uploads
 
 logger = Logger()
 tracer = Tracer()
@@ -22,6 +22,7 @@ app = AppSyncResolver()
 app.include_router(files.router)
 app.include_router(uploads.router)
 app.include_router(shares.router)
+app.include_router(stats.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.APPSYNC_RESOLVER)

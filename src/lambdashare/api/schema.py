@@ -31,6 +31,7 @@ from lambdashare.api.types import (
     FileProgressInput,
     RequestUploadInput,
     Share,
+    Stats,
     UploadedPart,
     UploadTicket,
 )
@@ -91,6 +92,17 @@ class Query:
 
     @strawberry.field(description="The parts of a multipart upload stored so far (S3's ListParts).")
     async def uploaded_parts(self, info: strawberry.Info, id: strawberry.ID) -> list[UploadedPart]:
+        return await _sources(info).resolve(info)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description=(
+            "Analytics of the caller's space over the last `days` UTC days (1 to 366, 30 if omitted), today "
+            "included. `everyone: true` sums every space, for admins only."
+        )
+    )
+    async def stats(
+        self, info: strawberry.Info, days: int | None = strawberry.UNSET, everyone: bool | None = strawberry.UNSET
+    ) -> Stats:
         return await _sources(info).resolve(info)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The file a share token points to, with a fresh downloadUrl.")

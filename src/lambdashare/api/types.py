@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from lambdashare.api.directives import USERS, USERS_AND_HASHER
-from lambdashare.api.scalars import AWSJSON, AWSURL, AWSDateTime
+from lambdashare.api.scalars import AWSJSON, AWSURL, AWSDate, AWSDateTime
 from lambdashare.domain.model import FileStatus as DomainFileStatus
 
 FileStatus = strawberry.enum(DomainFileStatus, name="FileStatus")
@@ -82,6 +82,55 @@ class Share:
     token: str
     file_id: strawberry.ID
     expires_at: AWSDateTime
+
+
+@strawberry.type(directives=USERS, description="Milliseconds from a file's bytes arriving to its hashes, by percentile.")
+class Latency:
+    p50: float
+    p95: float
+    p99: float
+
+
+@strawberry.type(directives=USERS, description="Uploads of one content type (a standard type, or `<type>/other`).")
+class ContentTypeStats:
+    content_type: str
+    uploads: int
+    bytes: float
+
+
+@strawberry.type(directives=USERS, description="One UTC day's figures.")
+class DayStats:
+    date: AWSDate
+    uploads: int
+    bytes: float
+    hashed: int
+    failed: int
+    duplicates: int
+    deleted: int
+    latency: Latency | None
+
+
+@strawberry.type(
+    directives=USERS,
+    description=(
+        "Figures of the caller's space (a user's own files, the anonymous space for an API key; every space "
+        "for an admin who asks for everyone's) over the last `days` UTC days, today included. They name no file."
+    ),
+)
+class Stats:
+    uploads: int = strawberry.field(description="Files whose bytes arrived.")
+    bytes: float = strawberry.field(description="Bytes that arrived.")
+    hashed: int
+    failed: int
+    duplicates: int = strawberry.field(description="Hashed files whose sha256 an older live file of the space had.")
+    deleted: int = strawberry.field(description="Uploaded files deleted since (deletes never lower the other figures).")
+    hashed_bytes: float
+    latency: Latency | None = strawberry.field(description="Null when nothing was hashed.")
+    throughput: float | None = strawberry.field(
+        description="Bytes hashed per second from arrival to hashes; null when nothing was hashed."
+    )
+    content_types: list[ContentTypeStats] = strawberry.field(description="Most uploads first.")
+    days: list[DayStats] = strawberry.field(description="Oldest first, one per day, days without activity included.")
 
 
 @strawberry.input

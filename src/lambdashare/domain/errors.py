@@ -27,6 +27,10 @@ class ConditionFailedError(LambdashareError):
     """A conditional update found the item in another state than required."""
 
 
+class Unauthorized(LambdashareError):
+    """The caller may not have what it asked for (AppSync's own name for this error)."""
+
+
 class InvalidTokenError(ValidationError):
     """A `nextToken` was not issued by us, or was altered."""
 

@@ -19,8 +19,10 @@ from lambdashare.domain.model import FileRecord
 from lambdashare.settings import (
     DEFAULT_MAX_UPLOAD_SIZE,
     DEFAULT_PENDING_GRACE,
+    DEFAULT_STATS_RETENTION_DAYS,
     MAX_UPLOAD_SIZE_ENV,
     PENDING_GRACE_ENV,
+    STATS_RETENTION_DAYS_ENV,
     Settings,
 )
 
@@ -595,6 +597,10 @@ def test_the_analytics_function_counts_the_stream_with_partial_failures_and_roll
         "job": ROLLUP_JOB,
         "scheduledTime": "<aws.scheduler.scheduled-time>",
     }
+    # AND the retention comes from a parameter whose default is the settings' default
+    variables = resources["AnalyticsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables[STATS_RETENTION_DAYS_ENV] == {"Ref": "StatsRetentionDays"}
+    assert _template()["Parameters"]["StatsRetentionDays"]["Default"] == DEFAULT_STATS_RETENTION_DAYS
     # AND its data access is: the duplicates lookup on FilesTable's bySha256 index, and StatsTable
     role = resources[resources["AnalyticsFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]]
     access = {

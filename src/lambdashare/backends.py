@@ -10,6 +10,7 @@ from functools import cache
 
 from lambdashare.ports.blob_store import BlobStore
 from lambdashare.ports.publisher import Publisher
+from lambdashare.ports.stats_store import StatsStore
 from lambdashare.ports.table import Table
 from lambdashare.settings import ConfigError, Settings
 
@@ -48,6 +49,20 @@ def build_publisher(settings: Settings) -> Publisher:
     if not settings.appsync_url:
         raise ConfigError("Config 'LAMBDASHARE_APPSYNC_URL' is missing, and has no default.")
     return AppSyncPublisher(settings.appsync_url, settings.region)
+
+
+def build_stats_store(settings: Settings) -> StatsStore:
+    """The analytics counters: in the local database file, or in the stats table."""
+    if settings.backend == "local":
+        from lambdashare.adapters.local.sqlite_stats_store import SqliteStatsStore
+
+        assert settings.data_dir is not None
+        return SqliteStatsStore(settings.data_dir)
+    if settings.backend == "aws":
+        from lambdashare.adapters.aws.dynamo_stats_store import DynamoStatsStore
+
+        return DynamoStatsStore(settings.stats_table, region=settings.region, endpoint_url=settings.dynamodb_endpoint)
+    raise ConfigError(f"Config 'LAMBDASHARE_BACKEND' must be 'local' or 'aws', not {settings.backend!r}.")
 
 
 @cache

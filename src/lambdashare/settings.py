@@ -17,6 +17,10 @@ from typing import TypeVar
 BACKEND_ENV = "LAMBDASHARE_BACKEND"
 DATA_DIR_ENV = "LAMBDASHARE_DATA_DIR"
 TABLE_ENV = "LAMBDASHARE_TABLE"
+STATS_TABLE_ENV = "LAMBDASHARE_STATS_TABLE"
+#: Days of analytics the daily rollup keeps (template.yaml's StatsRetentionDays).
+STATS_RETENTION_DAYS_ENV = "LAMBDASHARE_STATS_RETENTION_DAYS"
+DEFAULT_STATS_RETENTION_DAYS = 400
 BUCKET_ENV = "LAMBDASHARE_BUCKET"
 APPSYNC_URL_ENV = "LAMBDASHARE_APPSYNC_URL"
 PUBLIC_URL_ENV = "LAMBDASHARE_PUBLIC_URL"
@@ -90,6 +94,8 @@ class Settings:
     download_expires: int
     max_upload_size: int
     pending_grace: int = DEFAULT_PENDING_GRACE
+    stats_table: str = "stats"
+    stats_retention_days: int = DEFAULT_STATS_RETENTION_DAYS
     dynamodb_endpoint: str | None = None
     s3_endpoint: str | None = None
 
@@ -112,6 +118,10 @@ class Settings:
             download_expires=read_config(environ, DOWNLOAD_EXPIRES_ENV, int, 300),
             max_upload_size=read_config(environ, MAX_UPLOAD_SIZE_ENV, int, DEFAULT_MAX_UPLOAD_SIZE),
             pending_grace=read_config(environ, PENDING_GRACE_ENV, positive_int, DEFAULT_PENDING_GRACE),
+            stats_table=read_config(environ, STATS_TABLE_ENV, str, "stats" if local else _MISSING),
+            stats_retention_days=read_config(
+                environ, STATS_RETENTION_DAYS_ENV, positive_int, DEFAULT_STATS_RETENTION_DAYS
+            ),
             dynamodb_endpoint=read_config(environ, DYNAMODB_ENDPOINT_ENV, str, None),
             s3_endpoint=read_config(environ, S3_ENDPOINT_ENV, str, None),
         )

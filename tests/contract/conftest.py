@@ -1,6 +1,6 @@
 """Every adapter of a port behind one fixture, so one suite holds them all to the same contract.
 
-`table` runs over SQLite, moto and DynamoDB Local; `blobs` over the file store, moto and SeaweedFS.
+`table` and `stats` run over SQLite, moto and DynamoDB Local; `blobs` over the file store, moto and SeaweedFS.
 moto runs as a server (`ThreadedMotoServer`) so that presigned URLs are sent over real HTTP;
 it does not check their signatures, which is why the real servers are here.
 """
@@ -19,13 +19,16 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdashare.adapters.aws import dynamo_table, s3_blob_store
+from lambdashare.adapters.aws import dynamo_stats_store, dynamo_table, s3_blob_store
+from lambdashare.adapters.aws.dynamo_stats_store import DynamoStatsStore
 from lambdashare.adapters.aws.dynamo_table import DynamoTable
 from lambdashare.adapters.aws.s3_blob_store import S3BlobStore
 from lambdashare.adapters.local.file_blob_store import STORAGE_PATH, FileBlobStore, ObjectExistsError
+from lambdashare.adapters.local.sqlite_stats_store import SqliteStatsStore
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.domain.errors import NoSuchUpload, PreconditionFailed
 from lambdashare.ports.blob_store import BlobStore, PresignedRequest
+from lambdashare.ports.stats_store import StatsStore
 from lambdashare.ports.table import Table
 from tests.contract import _servers
 from tests.contract._servers import REGION, Server
@@ -100,6 +103,38 @@ def table(request: pytest.FixtureRequest, tmp_path: Path) -> Table:
         return SqliteTable(tmp_path)
     server: Server = request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
     return new_dynamo_table(server)
+
+
+# --- StatsStore ----------------------------------------------------------------------------------
+class FakeClock:
+    """Epoch seconds that move only when a test says so."""
+
+    def __init__(self, now: float = 1_750_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def new_dynamo_stats_store(server: Server, clock: FakeClock) -> DynamoStatsStore:
+    client = dynamo_table.new_client(region=REGION, endpoint_url=server.endpoint, session=_session(server))
+    name = f"stats-{uuid.uuid4().hex[:12]}"
+    client.create_table(**dynamo_stats_store.table_definition(name))
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    return DynamoStatsStore(name, client=client, clock=clock)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", "moto", "dynamodb-local"])
+def stats(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> StatsStore:
+    if request.param == "sqlite":
+        return SqliteStatsStore(tmp_path, clock=clock)
+    server: Server = request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
+    return new_dynamo_stats_store(server, clock)
 
 
 # --- BlobStore -----------------------------------------------------------------------------------

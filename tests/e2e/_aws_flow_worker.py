@@ -1,4 +1,4 @@
-"""One Lambda invocation in a process of its own: `python -m tests.e2e._aws_flow_worker resolver|hasher`.
+"""One Lambda invocation in a process of its own: `python -m tests.e2e._aws_flow_worker resolver|hasher|analytics`.
 
 Reads the event (JSON) on stdin, runs the handler once through the emulator's `run_handler` (JSON in,
 JSON out, a `LambdaContext`), and prints one JSON line on stdout: `{"result": ...}`, or
@@ -21,6 +21,7 @@ from lambdashare.emulator.lambda_runtime import LambdaError, run_handler
 FUNCTIONS = {
     "resolver": ("ResolverFunction", "resolvers.app.handler"),
     "hasher": ("HasherFunction", "functions.hasher.app.handler"),
+    "analytics": ("AnalyticsFunction", "functions.analytics.app.handler"),
 }
 
 

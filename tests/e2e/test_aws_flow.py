@@ -133,6 +133,8 @@ class Storage:
     backend: Backend
     table: str
     bucket: str
+    #: Every function's environment names it, as the template's Globals do; only the analytics function uses it.
+    stats_table: str = "stats"
 
     def raw_item(self, item_id: str) -> dict[str, Any] | None:
         """The item as DynamoDB holds it, read with boto3 (not through the adapter)."""
@@ -182,6 +184,7 @@ def function_environ(storage: Storage, tmp_path: Path, **extra: str) -> dict[str
         "AWS_DEFAULT_REGION": REGION,
         "LAMBDASHARE_BACKEND": "aws",
         "LAMBDASHARE_TABLE": storage.table,
+        "LAMBDASHARE_STATS_TABLE": storage.stats_table,
         "LAMBDASHARE_BUCKET": storage.bucket,
         "LAMBDASHARE_SECRET": "e2e-aws-flow-secret",
         "LAMBDASHARE_DYNAMODB_ENDPOINT": storage.backend.dynamodb_endpoint,
@@ -196,7 +199,7 @@ def function_environ(storage: Storage, tmp_path: Path, **extra: str) -> dict[str
 
 
 def invoke(function: str, event: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
-    """One invocation of `function` (resolver|hasher) in a fresh process: a cold start with `environ`."""
+    """One invocation of `function` (resolver|hasher|analytics) in a fresh process: a cold start with `environ`."""
     answer = subprocess.run(
         [sys.executable, "-m", "tests.e2e._aws_flow_worker", function],
         input=json.dumps(event),

@@ -22,10 +22,11 @@ from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from lambdashare.adapters.aws import dynamo_table, s3_blob_store
+from lambdashare.adapters.aws import dynamo_stats_store, dynamo_table, s3_blob_store
+from lambdashare.adapters.aws.dynamo_stats_store import DynamoStatsStore
 from lambdashare.adapters.aws.dynamo_table import DynamoTable
 from lambdashare.adapters.aws.s3_blob_store import S3BlobStore
-from lambdashare.backends import build_ports
+from lambdashare.backends import build_ports, build_stats_store
 from lambdashare.domain.errors import BlobNotFoundError, ConditionFailedError, ItemExistsError
 from lambdashare.domain.model import FileRecord
 from lambdashare.settings import Settings
@@ -251,6 +252,7 @@ def test_the_aws_backend_wires_the_boto3_adapters() -> None:
         {
             "LAMBDASHARE_BACKEND": "aws",
             "LAMBDASHARE_TABLE": "files-table",
+            "LAMBDASHARE_STATS_TABLE": "stats-table",
             "LAMBDASHARE_BUCKET": "files-bucket",
             "LAMBDASHARE_SECRET": "s",
             "AWS_REGION": REGION,
@@ -260,6 +262,7 @@ def test_the_aws_backend_wires_the_boto3_adapters() -> None:
     )
     # WHEN the ports are built
     ports = build_ports(settings)
+    stats = build_stats_store(settings)
     # THEN they are the boto3 adapters, on those endpoints
     assert isinstance(ports.table, DynamoTable)
     assert ports.table.table_name == "files-table"
@@ -268,6 +271,9 @@ def test_the_aws_backend_wires_the_boto3_adapters() -> None:
     assert ports.table._client.meta.endpoint_url == "http://127.0.0.1:8001"
     assert ports.blobs._client.meta.endpoint_url == "http://127.0.0.1:8333"
     assert ports.table._client.meta.region_name == ports.blobs._client.meta.region_name == REGION
+    assert isinstance(stats, DynamoStatsStore)
+    assert stats.table_name == "stats-table"
+    assert stats._client.meta.endpoint_url == "http://127.0.0.1:8001"
 
 
 # --- the table the template deploys is the table the adapter expects ----------------------------
@@ -279,7 +285,7 @@ def test_template_declares_the_table_design_of_dynamo_table() -> None:
         pytest.skip("no template.yaml in this checkout")
     # GIVEN the DynamoDB table of template.yaml and the adapter's own CreateTable arguments
     resources = yaml_parse(template_path.read_text(encoding="utf-8"))["Resources"]
-    (declared,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    declared = resources["FilesTable"]["Properties"]
     expected: dict[str, Any] = dict(dynamo_table.table_definition("files"))
 
     def indexes(props: dict[str, Any]) -> dict[str, Any]:
@@ -294,3 +300,47 @@ def test_template_declares_the_table_design_of_dynamo_table() -> None:
     assert attributes(declared) == attributes(expected)
     assert declared["BillingMode"] == expected["BillingMode"]
     assert declared["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_template_declares_the_stats_table_design_of_dynamo_stats_store() -> None:
+    from samtranslator.yaml_helper import yaml_parse
+
+    template_path = Path(__file__).resolve().parents[2] / "template.yaml"
+    if not template_path.is_file():
+        pytest.skip("no template.yaml in this checkout")
+    # GIVEN the stats table of template.yaml and the adapter's own CreateTable arguments
+    declared = yaml_parse(template_path.read_text(encoding="utf-8"))["Resources"]["StatsTable"]["Properties"]
+    expected: dict[str, Any] = dict(dynamo_stats_store.table_definition("stats"))
+    # THEN keys, attribute types and billing agree, and the markers' `ttl` is the table's TTL
+    assert declared["KeySchema"] == expected["KeySchema"]
+    assert declared["AttributeDefinitions"] == expected["AttributeDefinitions"]
+    assert declared["BillingMode"] == expected["BillingMode"]
+    assert declared["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+
+
+def test_a_transaction_conflict_is_retried_and_a_counted_record_refused() -> None:
+    # GIVEN a stats store whose first transaction meets a concurrent one, and whose third finds the marker
+    client = dynamo_table.new_client(region=REGION, endpoint_url=ENDPOINT, session=_session())
+    store = DynamoStatsStore("stats", client=client, clock=lambda: 1000.0)
+
+    def cancelled(*codes: str) -> dict[str, Any]:
+        return {
+            "service_error_code": "TransactionCanceledException",
+            "service_message": "Transaction cancelled",
+            "modeled_fields": {"CancellationReasons": [{"Code": code} for code in codes]},
+        }
+
+    increments = {("2025-01-01", "#all"): {"uploads": 1}}
+    with Stubber(client) as stubber:
+        stubber.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict", "None"))
+        stubber.add_response("transact_write_items", {})
+        stubber.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None", "None"))
+        stubber.add_client_error("transact_write_items", **cancelled("None", "ValidationError", "None"))
+        # WHEN the record is added, then added again, then a broken one
+        first = store.add_once("e1", increments, marker_expires=2000)
+        again = store.add_once("e1", increments, marker_expires=2000)
+        # THEN the conflict was retried, the redelivery refused, and any other cancellation raised
+        assert (first, again) == (True, False)
+        with pytest.raises(ClientError):
+            store.add_once("e2", increments, marker_expires=2000)
+        stubber.assert_no_pending_responses()

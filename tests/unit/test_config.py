@@ -16,6 +16,8 @@ from lambdashare.settings import (
     MAX_UPLOAD_SIZE_ENV,
     PENDING_GRACE_ENV,
     SECRET_ENV,
+    STATS_RETENTION_DAYS_ENV,
+    STATS_TABLE_ENV,
     ConfigError,
     Settings,
     positive_float,
@@ -92,7 +94,9 @@ def test_the_emulator_config_reads_its_numbers(tmp_path: Path) -> None:
     assert EmulatorConfig.from_env({DATA_DIR_ENV: str(tmp_path)}).sweep_interval_s == 60.0
 
 
-@pytest.mark.parametrize(("name", "raw"), [(MAX_UPLOAD_SIZE_ENV, "lots"), (PENDING_GRACE_ENV, "0")])
+@pytest.mark.parametrize(
+    ("name", "raw"), [(MAX_UPLOAD_SIZE_ENV, "lots"), (PENDING_GRACE_ENV, "0"), (STATS_RETENTION_DAYS_ENV, "-1")]
+)
 def test_the_function_settings_name_a_bad_number(tmp_path: Path, name: str, raw: str) -> None:
     # GIVEN / WHEN / THEN
     with pytest.raises(ConfigError, match=f"^Config '{name}' has an invalid value"):
@@ -118,3 +122,14 @@ def test_serve_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
         "'abc' is not a whole number greater than 0\n"
     )
     assert result.stdout == ""
+
+
+def test_the_stats_table_has_a_local_default_and_is_required_on_aws(tmp_path: Path) -> None:
+    # GIVEN the local backend THEN the counters need no table name, and are kept the template's 400 days
+    local = Settings.from_env({DATA_DIR_ENV: str(tmp_path), SECRET_ENV: "s"})
+    assert (local.stats_table, local.stats_retention_days) == ("stats", 400)
+    # GIVEN the aws backend without it THEN it is named as missing
+    aws = {"LAMBDASHARE_BACKEND": "aws", "LAMBDASHARE_TABLE": "t", "LAMBDASHARE_BUCKET": "b", SECRET_ENV: "s"}
+    with pytest.raises(ConfigError, match=f"^Config '{STATS_TABLE_ENV}' is missing"):
+        Settings.from_env(aws)
+    assert Settings.from_env({**aws, STATS_TABLE_ENV: "stats-table"}).stats_table == "stats-table"

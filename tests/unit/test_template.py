@@ -19,8 +19,10 @@ from lambdashare.domain.model import FileRecord
 from lambdashare.settings import (
     DEFAULT_MAX_UPLOAD_SIZE,
     DEFAULT_PENDING_GRACE,
+    DEFAULT_STATS_RETENTION_DAYS,
     MAX_UPLOAD_SIZE_ENV,
     PENDING_GRACE_ENV,
+    STATS_RETENTION_DAYS_ENV,
     Settings,
 )
 
@@ -33,7 +35,7 @@ SCHEMA = ROOT / "schema.graphql"
 #: Regions the stack is linted for (resource types, runtimes and architectures differ by region).
 LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 ROOT_TYPES = ("Query", "Mutation")
-FUNCTIONS = ("ResolverFunction", "HasherFunction", "ApiKeyRenewerFunction")
+FUNCTIONS = ("ResolverFunction", "HasherFunction", "ApiKeyRenewerFunction", "AnalyticsFunction")
 #: Subscription fields with a resolver: their APPSYNC_JS code decides who receives what.
 SUBSCRIPTION_RESOLVERS = {"Subscription.onFileHashed", "Subscription.onFileProgress"}
 PUBLISH_FIELD_ARNS = [
@@ -408,9 +410,12 @@ def test_the_api_key_is_renewed_daily_by_a_function_that_may_only_update_it() ->
     # THEN the key carries no expiry of its own (CloudFormation cannot compute "N days from now")
     assert "Expires" not in resources["ApiKey"]["Properties"]
     # AND a schedule invokes the renewer daily
-    (schedule,) = _of_type(resources, "AWS::Scheduler::Schedule").values()
+    (schedule,) = [
+        s
+        for s in _of_type(resources, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": ["ApiKeyRenewerFunction", "Arn"]}
+    ]
     assert schedule["Properties"]["ScheduleExpression"] == "rate(1 day)"
-    assert schedule["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": ["ApiKeyRenewerFunction", "Arn"]}
     # AND the renewer knows which key, and for how long, from a validated parameter
     function = resources["ApiKeyRenewerFunction"]["Properties"]
     variables = function["Environment"]["Variables"]
@@ -520,13 +525,16 @@ def test_alarms_watch_the_failure_queue_and_every_function_and_notify_the_topic_
     template = _template()
     resources = _transformed()["Resources"]
     alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
-    # THEN one watches the hasher's on-failure queue for any visible message
-    (queue_alarm,) = [a["Properties"] for a in alarms.values() if a["Properties"]["Namespace"] == "AWS/SQS"]
-    assert queue_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert queue_alarm["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["HasherFailureQueue", "QueueName"]}}
+    # THEN one watches each on-failure queue (the hasher's, the analytics function's) for any visible message
+    queue_alarms = [a["Properties"] for a in alarms.values() if a["Properties"]["Namespace"] == "AWS/SQS"]
+    assert sorted(a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in queue_alarms) == [
+        "AnalyticsFailureQueue",
+        "HasherFailureQueue",
     ]
-    assert (queue_alarm["Threshold"], queue_alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    for queue_alarm in queue_alarms:
+        assert queue_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert queue_alarm["Dimensions"][0]["Name"] == "QueueName"
+        assert (queue_alarm["Threshold"], queue_alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     # AND each function's Errors has an alarm
     errors = [a["Properties"] for a in alarms.values() if a["Properties"]["Namespace"] == "AWS/Lambda"]
     assert all(a["MetricName"] == "Errors" for a in errors)
@@ -555,3 +563,57 @@ def test_the_alarm_topic_parameter_takes_an_sns_topic_arn_or_nothing(value: str,
 
     pattern = _template()["Parameters"]["AlarmTopicArn"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, value)) is valid
+
+
+def test_the_analytics_function_counts_the_stream_with_partial_failures_and_rolls_up_daily() -> None:
+    import json
+
+    from functions.analytics.app import MARKER_LIFETIME_S, ROLLUP_JOB
+
+    # GIVEN the transformed stack
+    resources = _transformed()["Resources"]
+    # THEN FilesTable's stream feeds the function, which reports failed records, and bisects and retries a
+    # failing batch before describing it in its on-failure queue
+    (mapping,) = [
+        m["Properties"]
+        for m in _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "AnalyticsFunction"}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["FilesTable", "StreamArn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["AnalyticsFailureQueue", "Arn"]}
+    # AND a counted record's marker outlives every redelivery (records are at most a day old)
+    assert MARKER_LIFETIME_S > mapping["MaximumRecordAgeInSeconds"] == 86400
+    # AND a daily UTC schedule sends the rollup job with its scheduled time
+    (schedule,) = [
+        s["Properties"]
+        for s in _of_type(resources, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": ["AnalyticsFunction", "Arn"]}
+    ]
+    assert schedule["ScheduleExpressionTimezone"] == "UTC"
+    assert schedule["ScheduleExpression"].startswith("cron(") and schedule["ScheduleExpression"].endswith("* * ? *)")
+    assert json.loads(schedule["Target"]["Input"]) == {
+        "job": ROLLUP_JOB,
+        "scheduledTime": "<aws.scheduler.scheduled-time>",
+    }
+    # AND the retention comes from a parameter whose default is the settings' default
+    variables = resources["AnalyticsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables[STATS_RETENTION_DAYS_ENV] == {"Ref": "StatsRetentionDays"}
+    assert _template()["Parameters"]["StatsRetentionDays"]["Default"] == DEFAULT_STATS_RETENTION_DAYS
+    # AND its data access is: the duplicates lookup on FilesTable's bySha256 index, and StatsTable
+    role = resources[resources["AnalyticsFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]]
+    access = {
+        str(s["Resource"]): sorted(_as_list(s["Action"]))
+        for s in _statements(role)
+        if any(a.startswith("dynamodb:") for a in _as_list(s["Action"]))
+    }
+    assert access == {
+        str({"Fn::Sub": "${FilesTable.Arn}/index/bySha256"}): ["dynamodb:Query"],
+        str({"Fn::GetAtt": ["StatsTable", "Arn"]}): [
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+    }

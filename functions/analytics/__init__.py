@@ -1,0 +1,1 @@
+"""FilesTable stream -> analytics counters; daily schedule -> rollup and retention."""

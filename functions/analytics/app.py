@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -19,9 +18,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdashare.backends import build_stats_store, ports_from_env
+from lambdashare.backends import ports_from_env, stats_store_from_env
 from lambdashare.domain.analytics import increments_of, rollup
-from lambdashare.ports.stats_store import StatsStore
 
 logger = Logger()
 tracer = Tracer()
@@ -37,11 +35,6 @@ class UnknownEventError(ValueError):
     """An event that is neither a stream batch nor the rollup schedule's."""
 
 
-@cache
-def _stats() -> StatsStore:
-    return build_stats_store(ports_from_env().settings)
-
-
 def count_record(record: DynamoDBRecord) -> None:
     """Add one stream record's counters, once: a redelivered record finds its marker and adds nothing."""
     increments = increments_of(record, ports_from_env().table)
@@ -50,7 +43,9 @@ def count_record(record: DynamoDBRecord) -> None:
         return
     if record.event_id is None:
         raise ValueError("A stream record without an eventID cannot be counted exactly once.")
-    added = _stats().add_once(record.event_id, increments, marker_expires=int(time.time()) + MARKER_LIFETIME_S)
+    added = stats_store_from_env().add_once(
+        record.event_id, increments, marker_expires=int(time.time()) + MARKER_LIFETIME_S
+    )
     metrics.add_metric(name="RecordsCounted" if added else "RecordsAlreadyCounted", unit=MetricUnit.Count, value=1)
 
 
@@ -78,7 +73,7 @@ def roll_up_yesterday(event: dict[str, Any]) -> dict[str, Any]:
     if scheduled.tzinfo is None:
         raise UnknownEventError(f"The rollup event's scheduledTime {event['scheduledTime']!r} has no time zone.")
     day = scheduled.astimezone(UTC).date() - timedelta(days=1)
-    summary = rollup(_stats(), day, ports_from_env().settings.stats_retention_days)
+    summary = rollup(stats_store_from_env(), day, ports_from_env().settings.stats_retention_days)
     logger.info("day rolled up", extra={"summary": summary})
     for name, unit in (
         ("uploads", MetricUnit.Count),

@@ -69,3 +69,9 @@ def build_stats_store(settings: Settings) -> StatsStore:
 def ports_from_env() -> Ports:
     """The process's ports, built on first use (a Lambda cold start) from os.environ."""
     return build_ports(Settings.from_env())
+
+
+@cache
+def stats_store_from_env() -> StatsStore:
+    """The process's analytics store, built on first use from os.environ."""
+    return build_stats_store(ports_from_env().settings)

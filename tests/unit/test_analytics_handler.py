@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lambdashare.adapters.local.sqlite_stats_store import SqliteStatsStore
-from lambdashare.backends import ports_from_env
+from lambdashare.backends import ports_from_env, stats_store_from_env
 from lambdashare.domain.analytics import window_stats
 from lambdashare.domain.model import FileRecord, aws_datetime
 from lambdashare.emulator.lambda_runtime import LambdaContext
@@ -40,12 +40,12 @@ def analytics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Modul
     ports_from_env.cache_clear()
     from functions.analytics import app
 
-    app._stats.cache_clear()
+    stats_store_from_env.cache_clear()
     try:
         yield app
     finally:
         ports_from_env.cache_clear()
-        app._stats.cache_clear()
+        stats_store_from_env.cache_clear()
 
 
 def context() -> LambdaContext:

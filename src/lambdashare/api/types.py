@@ -84,7 +84,9 @@ class Share:
     expires_at: AWSDateTime
 
 
-@strawberry.type(directives=USERS, description="Milliseconds from a file's bytes arriving to its hashes, by percentile.")
+@strawberry.type(
+    directives=USERS, description="Milliseconds from a file's bytes arriving to its hashes, by percentile."
+)
 class Latency:
     p50: float
     p95: float

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import mimetypes
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +27,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBRecordEventName
 
+from lambdashare.domain.media_types import KNOWN_TYPES, TOP_LEVEL_TYPES
 from lambdashare.domain.model import FileRecord, FileStatus
 from lambdashare.ports.stats_store import ALL_SPACES, PUBLIC_SPACE, Increments, StatsStore
 from lambdashare.ports.table import Table
@@ -61,13 +61,6 @@ PERCENTILES = (50, 95, 99)
 #: only if there are this many of them).
 DUPLICATE_LOOKUP_LIMIT = 100
 
-#: IANA's registered top-level media types: an unknown subtype of one of them counts as "<type>/other".
-TOP_LEVEL_TYPES = frozenset(
-    {"application", "audio", "font", "haptics", "image", "message", "model", "multipart", "text", "video"}
-)
-#: The standard library's built-in types (not the machine's mime.types, so both homes agree when they run
-#: the same Python: 3.13 knows a few more, image/webp and text/markdown among them, than 3.11).
-KNOWN_TYPES = frozenset(mimetypes.MimeTypes().types_map[True].values())
 OTHER_TYPE = "other"
 
 

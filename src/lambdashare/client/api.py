@@ -129,12 +129,8 @@ class Api:
         except TransportProtocolError as exc:
             raise ConnectError(f"{endpoint} did not answer as a GraphQL API: is it the API's /graphql URL?") from exc
         except (TimeoutError, TransportError, aiohttp.ClientError, OSError) as exc:
-            hint = " Is the emulator running (`lambdashare serve`)?" if _is_loopback(endpoint) else ""
+            hint = " Is the emulator running (`lambdashare serve`)?" if self.profile.loopback else ""
             raise ConnectError(f"cannot reach {endpoint}: {exc or type(exc).__name__}.{hint}") from exc
-
-
-def _is_loopback(endpoint: str) -> bool:
-    return "//127.0.0.1" in endpoint or "//localhost" in endpoint or "//[::1]" in endpoint
 
 
 def _query_error(errors: list[Any], anonymous: bool) -> Exception:

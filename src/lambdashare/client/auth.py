@@ -54,6 +54,9 @@ def local_config(profile: Profile) -> dict[str, Any] | None:
     try:
         answer = httpx.get(f"{profile.base_url}/config.json", timeout=10)
         found = answer.json() if answer.status_code == 200 else None
+    except httpx.TransportError as exc:
+        hint = " Is the emulator running (`lambdashare serve`)?" if profile.loopback else ""
+        raise ConnectError(f"cannot reach {profile.endpoint}: {exc}.{hint}") from exc
     except (httpx.HTTPError, ValueError):
         return None
     return found if isinstance(found, dict) else None

@@ -80,10 +80,10 @@ def _reason(exc: BaseException) -> BaseException:
     return next((leaf for leaf in leaves if isinstance(leaf, CliError)), leaves[0])
 
 
-def _target(args: argparse.Namespace) -> tuple[Path, Profile]:
+def _target(args: argparse.Namespace, *, create: bool = False) -> tuple[Path, Profile]:
     directory = config_dir()
     profile = resolve_profile(
-        directory, profile=args.profile, endpoint=args.endpoint, api_key=args.api_key, auth=args.auth
+        directory, profile=args.profile, endpoint=args.endpoint, api_key=args.api_key, auth=args.auth, create=create
     )
     return directory, profile
 
@@ -180,19 +180,19 @@ async def ls(args: argparse.Namespace) -> int:
     """A signed-in user's files (an admin's: everyone's); with an API key, the files uploaded from here."""
     api, ledger = _api(args)
     async with api:
-        if api.anonymous:
-            found = [(await api.call(ops.GET_FILE, id=file_id))["file"] for file_id in reversed(ledger.file_ids())]
-            files = [file for file in found if file is not None][: args.limit]
-        else:
-            files, token = [], None
-            while len(files) < args.limit:
-                page = (await api.call(ops.LIST_FILES, limit=min(100, args.limit - len(files)), nextToken=token))[
-                    "files"
-                ]
-                files.extend(page["items"])
-                token = page["nextToken"]
-                if token is None:
-                    break
+        files: list[dict[str, Any]] = []
+        token = None
+        while len(files) < args.limit:
+            page = (await api.call(ops.LIST_FILES, limit=min(100, args.limit - len(files)), nextToken=token))["files"]
+            files.extend(page["items"])
+            token = page["nextToken"]
+            if token is None:
+                break
+        if api.anonymous:  # `files` shows none of the space's files: read the ones uploaded from here
+            for file_id in reversed(ledger.file_ids()[-args.limit :]):
+                file = (await api.call(ops.GET_FILE, id=file_id))["file"]
+                if file is not None:
+                    files.append(file)
     if args.json:
         for file in files:
             output.json_line(file)
@@ -402,7 +402,7 @@ async def config_set(args: argparse.Namespace) -> int:
         raise UsageError(f"no setting {args.key!r}; settings: {', '.join(SETTABLE)}")
     if key == "auth" and args.value not in AUTH_MODES:
         raise UsageError(f"auth is one of {', '.join(AUTH_MODES)}")
-    directory, profile = _target(args)
+    directory, profile = _target(args, create=True)
     save_profile(directory, profile.name, {key: args.value})
     return EXIT_OK
 
@@ -431,7 +431,7 @@ async def config_from_stack(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    directory, profile = _target(args)
+    directory, profile = _target(args, create=True)
     try:
         client = boto3.client("cloudformation", region_name=args.region)
         stacks = await asyncio.to_thread(client.describe_stacks, StackName=args.stack)

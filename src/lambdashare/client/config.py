@@ -51,6 +51,10 @@ class Profile:
         return urlsplit(self.endpoint).netloc
 
     @property
+    def loopback(self) -> bool:
+        return urlsplit(self.endpoint).hostname in ("127.0.0.1", "localhost", "::1")
+
+    @property
     def realtime_url(self) -> str:
         """gql's AppSync transport turns https:// into wss:// (and appsync-api into appsync-realtime-api) itself,
         not http:// into ws://, which a local emulator without TLS needs."""
@@ -106,13 +110,15 @@ def resolve_profile(
     endpoint: str | None = None,
     api_key: str | None = None,
     auth: str | None = None,
+    create: bool = False,
     environ: Mapping[str, str] = os.environ,
 ) -> Profile:
     """The target of one command: explicit flags, then LAMBDASHARE_ENDPOINT / LAMBDASHARE_API_KEY, then the profile
-    (`--profile`, LAMBDASHARE_PROFILE, or `default`), then the local emulator's default URL."""
+    (`--profile`, LAMBDASHARE_PROFILE, or `default`), then the local emulator's default URL. A profile named with
+    --profile must exist, unless it is being `create`d."""
     name = profile or environ.get(PROFILE_ENV) or DEFAULT_PROFILE
     stored = stored_profiles(directory)
-    if profile and name not in stored:
+    if profile and name not in stored and not create:
         raise UsageError(f"no profile {name!r} in {_config_file(directory)} (see `lambdashare config set --help`)")
     chosen = Profile(name=name, **{k: v for k, v in stored.get(name, {}).items() if k in SETTABLE})
     overrides = {

@@ -28,6 +28,8 @@ from lambdashare.client.transfer import Advance
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, highlight=False)
+if not stdout.is_terminal:
+    stdout.width = 250  # a pipe or a file: whole ids and digests, not a table squeezed to 80 columns
 
 BAR_WIDTH = 30
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 MiB = 1024 * 1024
 PASSWORD = "Correct-Horse-9-battery"
-KILLED_UPLOAD = Path(__file__).with_name("_killed_upload.py")
+INTERRUPTED_UPLOAD = Path(__file__).with_name("_interrupted_upload.py")
 UPLOADED_PARTS = "query L($id: ID!) { uploadedParts(id: $id) { number etag size } }"
 
 
@@ -70,6 +70,17 @@ class Cli:
         done = self(*args, stdin=stdin)
         assert done.returncode == 0, done.stderr
         return done.stdout
+
+    def interrupted(self, mode: str, at: int, *args: str) -> subprocess.CompletedProcess[str]:
+        """`upload *args`, going wrong (see _interrupted_upload.py) before its `at`-th request of bytes."""
+        return subprocess.run(
+            [sys.executable, str(INTERRUPTED_UPLOAD), mode, str(at), *args],
+            cwd=self.cwd,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def write(self, name: str, body: bytes) -> Path:
         path = self.cwd / name
@@ -152,14 +163,7 @@ def test_a_killed_multipart_upload_resumes_and_ends_with_the_right_digests(cli: 
     # GIVEN a file of 4 parts whose upload is killed (SIGKILL) as it is about to send the third part
     body = os.urandom(3 * 5 * MiB + 123)
     cli.write("resumable.bin", body)
-    killed = subprocess.run(
-        [sys.executable, str(KILLED_UPLOAD), "3", "--part-size", "5", "--parallel", "1", "resumable.bin"],
-        cwd=cli.cwd,
-        env=cli.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    killed = cli.interrupted("kill", 3, "--part-size", "5", "--parallel", "1", "resumable.bin")
     assert killed.returncode == -9, killed.stderr
     ledger = json.loads((cli.config_dir / "uploads.json").read_text())
     (entry,) = [e for scope in ledger.values() for e in scope.values()]
@@ -174,6 +178,39 @@ def test_a_killed_multipart_upload_resumes_and_ends_with_the_right_digests(cli: 
     assert line["id"] == entry["id"]
     assert line["status"] == "HASHED"
     assert line["hashes"] == digests(body)
+
+
+def test_a_file_changed_while_it_is_sent_is_not_completed_and_exits_1(cli: Cli) -> None:
+    # GIVEN a file of 3 parts that is edited while its second part is being sent
+    cli.write("edited.bin", os.urandom(2 * 5 * MiB + 1))
+    done = cli.interrupted("edit", 2, "--part-size", "5", "--parallel", "1", "--wait", "edited.bin")
+
+    # THEN one line says so, exit 1, and the upload was aborted rather than completed
+    assert done.returncode == 1, done.stderr
+    assert "edited.bin: changed while it was being sent; upload it again" in one_line_error(done)
+    assert done.stdout == ""
+    ledger = json.loads((cli.config_dir / "uploads.json").read_text())
+    (entry,) = [e for scope in ledger.values() for e in scope.values()]
+    assert file_by_id(cli.emulator, entry["id"]) is None
+
+    # and --resume refuses to continue it with the new bytes
+    resumed = cli("upload", "--resume", "--part-size", "5", "edited.bin")
+    assert resumed.returncode == 1
+    assert "changed since its upload began" in one_line_error(resumed)
+
+
+def test_a_file_that_ends_failed_is_reported_and_exits_1(cli: Cli) -> None:
+    # GIVEN a good file and one whose body arrives a byte short (the hasher then marks it FAILED)
+    cli.write("good.txt", b"good\n")
+    cli.write("short.txt", b"one byte goes missing\n")
+    done = cli.interrupted("short", 2, "--wait", "--json", "good.txt", "short.txt")
+
+    # THEN both are reported, the FAILED one with its error on one line, and the exit status is 1
+    assert done.returncode == 1, done.stderr
+    printed = {line["path"]: line for line in json_lines(done.stdout)}
+    assert printed["good.txt"]["status"] == "HASHED"
+    assert printed["short.txt"]["status"] == "FAILED"
+    assert "short.txt: FAILED: " in one_line_error(done)
 
 
 def test_check_passes_an_unchanged_file_and_fails_a_changed_one(cli: Cli) -> None:

@@ -140,6 +140,8 @@ def _query_error(errors: list[Any], anonymous: bool) -> Exception:
     if kind == "UnauthorizedException":
         how = "check the API key (--api-key)" if anonymous else "sign in again (`lambdashare login`)"
         return AuthError(f"the API refused these credentials: {message}; {how}")
+    if kind == "Unauthorized":  # signed correctly, but the schema does not give this auth mode the field
+        return AuthError(f"not allowed with these credentials: {message}")
     if kind == "NotFoundError":
         return NotFoundError(message)
     return ApiError(f"{kind}: {message}" if kind else message)

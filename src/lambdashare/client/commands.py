@@ -276,7 +276,10 @@ async def download_command(args: argparse.Namespace) -> int:
             file = (await api.call(ops.SHARED_FILE, token=args.what))["sharedFile"]
         if file is None:
             raise NotFoundError(f"no file or share {args.what} for these credentials")
-        target = Path(args.output) if args.output else Path(Path(file["name"]).name or file["id"])
+        name = Path(file["name"]).name or file["id"]  # never a path the server chose
+        target = Path(args.output or name)
+        if target.is_dir():
+            target /= name
         with output.progress_bars(not args.quiet) as progress:
             await download(http, file, target, output.tracker(progress, str(target), int(file["size"])))
     output.line(output.digest_line(file, "sha256", str(target)))
@@ -569,7 +572,9 @@ def add_commands(commands: Any) -> None:
         quiet,
     )
     fetched.add_argument("what", metavar="ID|TOKEN")
-    fetched.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: its name, here)")
+    fetched.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write it, or a directory (default: its name, here)"
+    )
 
     counted = command(
         "stats",

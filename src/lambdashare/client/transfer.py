@@ -249,14 +249,20 @@ async def wait_until_final(api: Api, session: Any, file_id: str) -> dict[str, An
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5)
 
-    tasks = [asyncio.create_task(notified()), asyncio.create_task(polled())]
+    notifier, poller = asyncio.create_task(notified()), asyncio.create_task(polled())
+    pending = {notifier, poller}
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        return next(iter(done)).result()
+        while True:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                # a subscription refused (e.g. AppSync's 100 per connection) leaves the look at file(id) to answer
+                if task is notifier and task.exception() is not None and pending:
+                    continue
+                return task.result()
     finally:
-        for task in tasks:
+        for task in (notifier, poller):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(notifier, poller, return_exceptions=True)
 
 
 async def download(http: httpx.AsyncClient, file: dict[str, Any], target: Path, advance: Advance) -> None:

@@ -1,5 +1,5 @@
 """The `lambdashare` command: `serve` runs the local emulator, `export-schema` writes schema.graphql; the client's
-commands (upload, check, ls, ..., login, config) are wired in `lambdashare.client.commands`."""
+commands (upload, check, ls, ..., login, config) are wired in `lambdashare.client.arguments`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lambdashare import settings
-from lambdashare.client.commands import add_commands
+from lambdashare.client.arguments import add_commands
 from lambdashare.durations import seconds
 from lambdashare.emulator.config import API_KEY_ENV, DEFAULT_DATA_DIR, TLS_CA_ENV
 

@@ -25,15 +25,10 @@ from lambdashare.client import api as ops
 from lambdashare.client.api import Api
 from lambdashare.client.errors import ApiError, ConnectError, FileFailedError, NotFoundError, UsageError
 from lambdashare.client.ledger import Entry, Ledger
+from lambdashare.domain.files import MAX_SINGLE_PUT
 from lambdashare.domain.model import ALGORITHMS
+from lambdashare.domain.multipart import MAX_PARTS, MAX_TICKET_PARTS, MiB
 
-MiB = 1024 * 1024
-#: S3's smallest part (but the last), its largest single PUT, and its most parts
-MIN_PART_SIZE = 5 * MiB
-MAX_SINGLE_PUT = 5 * 1024 * MiB
-MAX_PARTS = 10_000
-#: a ticket holds at most this many part requests; more come from resumeUpload(id, numbers)
-PARTS_PER_TICKET = 1000
 CHUNK = 256 * 1024
 FINAL_STATUSES = ("HASHED", "FAILED")
 
@@ -164,7 +159,7 @@ class Uploader:
     async def _part_requests(self, file_id: str, missing: list[int], number: int) -> dict[int, dict[str, Any]]:
         """Fresh requests for the next batch of missing parts, starting at `number`."""
         start = missing.index(number)
-        batch = missing[start : start + PARTS_PER_TICKET]
+        batch = missing[start : start + MAX_TICKET_PARTS]
         ticket = (await self.api.call(ops.RESUME_UPLOAD, id=file_id, numbers=batch))["resumeUpload"]
         return {part["number"]: part for part in ticket["parts"]}
 

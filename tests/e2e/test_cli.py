@@ -23,7 +23,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from tests.e2e.clients import data, file_by_id
+from tests.e2e.clients import data, file_by_id, request_upload, send_bytes
 from tests.e2e.conftest import Emulator, free_port
 
 pytestmark = pytest.mark.e2e
@@ -310,6 +310,60 @@ def test_watch_prints_an_event_another_process_caused(cli: Cli) -> None:
     assert event["event"] == "onFileHashed"
     assert event["id"] == uploaded["id"]
     assert event["hashes"]["sha256"] == hashlib.sha256(b"watch me\n").hexdigest()
+
+
+def test_watch_with_an_api_key_follows_a_named_file(cli: Cli) -> None:
+    # GIVEN a file requested by another client of the API key's space, and a watcher of its id
+    body = b"followed by id\n"
+    ticket = request_upload(cli.emulator, name="followed.txt", size=len(body))
+    file_id = ticket["file"]["id"]
+    before = httpx.get(f"{cli.emulator.url}/healthz").json()["subscribers"]
+    watcher = subprocess.Popen(
+        cli.command("watch", file_id, "--count", "1", "--no-progress"),
+        cwd=cli.cwd,
+        env=cli.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{cli.emulator.url}/healthz").json()["subscribers"] <= before:
+            assert watcher.poll() is None, watcher.stderr.read() if watcher.stderr else ""
+            assert time.monotonic() < deadline, "watch never subscribed"
+            time.sleep(0.05)
+
+        # WHEN that client sends the bytes
+        assert send_bytes(ticket, body).status_code == 200
+
+        # THEN the watcher prints the HASHED line with the file's SHA-256
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, err
+    assert out == f"HASHED  {file_id}  followed.txt  sha256={hashlib.sha256(body).hexdigest()}\n"
+
+
+def test_watch_with_an_api_key_and_no_id_is_a_usage_error(cli: Cli) -> None:
+    done = cli("watch")
+    assert done.returncode == 2
+    assert "name the files to watch" in one_line_error(done)
+
+
+def test_with_an_api_key_ls_shows_the_files_uploaded_from_here_and_find_only_counts(cli: Cli) -> None:
+    # GIVEN a file uploaded with the API key
+    body = os.urandom(1000)
+    cli.write("anonymous.bin", body)
+    (uploaded,) = json_lines(cli.ok("upload", "--wait", "--json", "anonymous.bin"))
+
+    # WHEN listing THEN it is there, though the API lists nothing for the key
+    assert [f["id"] for f in json_lines(cli.ok("ls", "--json"))] == [uploaded["id"]]
+
+    # WHEN finding its content THEN no id is revealed, only that a copy exists (exit 0)
+    done = cli("find", hashlib.sha256(body).hexdigest())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "1 hashed file holds this content" in done.stderr
 
 
 def test_a_session_is_kept_private_and_refreshed(cli: Cli) -> None:

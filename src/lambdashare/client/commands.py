@@ -42,6 +42,7 @@ from lambdashare.client.errors import (
     FileFailedError,
     NotFoundError,
     UsageError,
+    first_error,
 )
 from lambdashare.client.ledger import Ledger
 from lambdashare.client.transfer import LocalFile, Uploader, digest_of, download, wait_until_final
@@ -61,21 +62,13 @@ def run(command: Command, args: argparse.Namespace) -> int:
         output.note(f"{args.command}: interrupted{hint}")
         return 130
     except Exception as exc:
-        reason = _reason(exc)
+        reason = first_error(exc)
         if isinstance(reason, CliError):
             output.note(f"{args.command}: {reason}")
             return reason.exit_code
         # the last resort: a bug or an unforeseen failure is still one line
         output.note(f"{args.command}: unexpected error: {type(reason).__name__}: {reason}")
         return EXIT_ERROR
-
-
-def _reason(exc: BaseException) -> BaseException:
-    """The error behind a task group's: its first CliError, else its first error."""
-    if not isinstance(exc, BaseExceptionGroup):
-        return exc
-    leaves = [_reason(inner) for inner in exc.exceptions]
-    return next((leaf for leaf in leaves if isinstance(leaf, CliError)), leaves[0])
 
 
 def _target(args: argparse.Namespace, *, create: bool = False) -> tuple[Path, Profile]:
@@ -223,9 +216,8 @@ async def find(args: argparse.Namespace) -> int:
     for file in files:
         _print_file(file, file["name"], args.json, f"{file['id']}  {file['name']}")
     if not files and count:
-        output.note(
-            f"{count} hashed file{'s' if count > 1 else ''} hold this content; an API key is not told their ids"
-        )
+        held = "1 hashed file holds" if count == 1 else f"{count} hashed files hold"
+        output.note(f"{held} this content; an API key is not told their ids")
     return EXIT_OK if files or count else EXIT_FAILED
 
 

@@ -43,3 +43,11 @@ class FileFailedError(CliError):
     """A file ended FAILED, does not match its record, or changed while it was being sent."""
 
     exit_code = EXIT_FAILED
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The error behind a task group's: its first CliError, else its first error; any other error itself."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves = [first_error(inner) for inner in exc.exceptions]
+    return next((leaf for leaf in leaves if isinstance(leaf, CliError)), leaves[0])

@@ -23,7 +23,7 @@ import httpx
 
 from lambdashare.client import api as ops
 from lambdashare.client.api import Api
-from lambdashare.client.errors import ApiError, ConnectError, FileFailedError, NotFoundError, UsageError
+from lambdashare.client.errors import ApiError, ConnectError, FileFailedError, NotFoundError, UsageError, first_error
 from lambdashare.client.ledger import Entry, Ledger
 from lambdashare.domain.files import MAX_SINGLE_PUT
 from lambdashare.domain.model import ALGORITHMS
@@ -147,9 +147,12 @@ class Uploader:
                 offset, length = self._span(local, part_size, number)
                 etags[number] = await self._put(requests.pop(number), local, offset, length, advance)
 
-        async with asyncio.TaskGroup() as group:
-            for number in missing:
-                group.create_task(send(number))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for number in missing:
+                    group.create_task(send(number))
+        except BaseExceptionGroup as failed:  # the first part that failed says why; the others were cancelled
+            raise first_error(failed) from failed
         if local.changed():
             await self.api.call(ops.ABORT_UPLOAD, id=entry["id"])
             raise FileFailedError(f"{local.path}: changed while it was being sent; upload it again")

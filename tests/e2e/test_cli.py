@@ -179,6 +179,11 @@ def test_a_killed_multipart_upload_resumes_and_ends_with_the_right_digests(cli: 
     assert line["status"] == "HASHED"
     assert line["hashes"] == digests(body)
 
+    # and resuming it once more sends nothing: the same file is reported
+    (again,) = json_lines(cli.ok("upload", "--resume", "--wait", "--json", "resumable.bin"))
+    assert again["id"] == entry["id"]
+    assert again["hashes"] == digests(body)
+
 
 def test_a_file_changed_while_it_is_sent_is_not_completed_and_exits_1(cli: Cli) -> None:
     # GIVEN a file of 3 parts that is edited while its second part is being sent

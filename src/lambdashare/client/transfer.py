@@ -14,8 +14,10 @@ import math
 import mimetypes
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,8 @@ from lambdashare.domain.model import ALGORITHMS
 from lambdashare.domain.multipart import MAX_PARTS, MAX_TICKET_PARTS, MiB
 
 CHUNK = 256 * 1024
+#: a presigned request this close to its expiry is replaced before it is used
+URL_MARGIN_S = 60
 FINAL_STATUSES = ("HASHED", "FAILED")
 
 Advance = Callable[[int], None]
@@ -78,6 +82,11 @@ class Uploader:
 
     async def upload(self, local: LocalFile, advance: Advance) -> dict[str, Any]:
         entry = self.ledger.get(local.path) if self.resume else None
+        if entry is not None and entry["sent"] and local.matches(entry):
+            sent = (await self.api.call(ops.GET_FILE, id=entry["id"]))["file"]
+            if sent is not None:  # nothing to resume: these very bytes are uploaded
+                advance(local.size)
+                return dict(sent)
         if entry is not None and not entry["sent"] and entry["part_size"] is not None:
             if not local.matches(entry):
                 raise FileFailedError(f"{local.path}: changed since its upload began; upload it without --resume")
@@ -99,8 +108,7 @@ class Uploader:
             if local.changed():
                 raise FileFailedError(f"{local.path}: changed while it was being sent; upload it again")
         else:
-            requests = {part["number"]: part for part in ticket["parts"]}
-            await self._finish_parts(local, entry, {}, requests, advance)
+            await self._finish_parts(local, entry, {}, _part_requests_of(ticket), advance)
         self.ledger.record(local.path, {**entry, "sent": True})
         return file
 
@@ -129,23 +137,31 @@ class Uploader:
         local: LocalFile,
         entry: Entry,
         stored: dict[int, str],
-        requests: dict[int, dict[str, Any]],
+        requests: dict[int, tuple[dict[str, Any], float]],
         advance: Advance,
     ) -> None:
-        """Send every part not stored yet, `parallel` at a time, then complete the upload with every part's ETag."""
+        """Send every part not stored yet, `parallel` at a time, then complete the upload with every part's ETag.
+        A part whose presigned request is missing (past the first ticket's 1,000) or about to expire gets a fresh
+        one, with the next parts, from resumeUpload(id, numbers)."""
         part_size = entry["part_size"]
         assert part_size is not None
         count = max(1, math.ceil(local.size / part_size))
         missing = [n for n in range(1, count + 1) if n not in stored]
         etags = dict(stored)
         slots = asyncio.Semaphore(self.parallel)
+        refill = asyncio.Lock()
 
         async def send(number: int) -> None:
             async with slots:
-                if number not in requests:
-                    requests.update(await self._part_requests(entry["id"], missing, number))
+                async with refill:
+                    known = requests.get(number)
+                    if known is None or known[1] - URL_MARGIN_S < time.time():
+                        batch = [n for n in missing if n >= number and n not in etags][:MAX_TICKET_PARTS]
+                        ticket = await self.api.call(ops.RESUME_UPLOAD, id=entry["id"], numbers=batch)
+                        requests.update(_part_requests_of(ticket["resumeUpload"]))
+                    request, _ = requests.pop(number)
                 offset, length = self._span(local, part_size, number)
-                etags[number] = await self._put(requests.pop(number), local, offset, length, advance)
+                etags[number] = await self._put(request, local, offset, length, advance)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -158,13 +174,6 @@ class Uploader:
             raise FileFailedError(f"{local.path}: changed while it was being sent; upload it again")
         parts = [{"number": n, "etag": etags[n]} for n in sorted(etags)]
         await self.api.call(ops.COMPLETE_UPLOAD, input={"id": entry["id"], "parts": parts})
-
-    async def _part_requests(self, file_id: str, missing: list[int], number: int) -> dict[int, dict[str, Any]]:
-        """Fresh requests for the next batch of missing parts, starting at `number`."""
-        start = missing.index(number)
-        batch = missing[start : start + MAX_TICKET_PARTS]
-        ticket = (await self.api.call(ops.RESUME_UPLOAD, id=file_id, numbers=batch))["resumeUpload"]
-        return {part["number"]: part for part in ticket["parts"]}
 
     @staticmethod
     def _span(local: LocalFile, part_size: int, number: int) -> tuple[int, int]:
@@ -200,6 +209,12 @@ class Uploader:
         if etag.strip('"') not in (md5.hexdigest(), "") and "-" not in etag:
             raise FileFailedError(f"{local.path}: the store's ETag does not match the bytes read; upload it again")
         return etag
+
+
+def _part_requests_of(ticket: dict[str, Any]) -> dict[int, tuple[dict[str, Any], float]]:
+    """A ticket's part requests by number, each with when its URL expires (epoch seconds)."""
+    expires = datetime.fromisoformat(ticket["expiresAt"]).timestamp()
+    return {part["number"]: (part, expires) for part in ticket["parts"] or []}
 
 
 def _s3_code(answer: httpx.Response) -> str:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from lambdashare.cli import main
@@ -130,3 +131,40 @@ def test_a_digest_line_is_what_sha256sum_reads() -> None:
     file = {"hashes": {"sha256": "ab" * 32, "md5": "cd" * 16}}
     assert output.digest_line(file, "sha256", "dir/a.txt") == f"{'ab' * 32}  dir/a.txt"
     assert output.digest_line(file, "md5", "a.txt") == f"{'cd' * 16}  a.txt"
+
+
+def test_config_from_stack_fills_a_profile_from_the_stack_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from moto import mock_aws
+
+    # GIVEN a deployed stack with lambdashare's outputs (moto's CloudFormation)
+    monkeypatch.setenv("LAMBDASHARE_CONFIG_DIR", str(tmp_path))
+    outputs = {
+        "GraphQLUrl": "https://abc.appsync-api.eu-west-1.amazonaws.com/graphql",
+        "ApiKey": "da2-deployed",
+        "Region": "eu-west-1",
+        "UserPoolId": "eu-west-1_Pool",
+        "UserPoolClientId": "client123",
+        "UploadBucketName": "not-a-profile-field",
+    }
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+            StackName="lambdashare", TemplateBody=json.dumps(template)
+        )
+
+        # WHEN a profile is filled from it
+        assert main(["config", "from-stack", "lambdashare", "--region", "eu-west-1", "--profile", "prod"]) == 0
+        # and a stack that is not there is a one-line error, exit 2
+        assert main(["config", "from-stack", "missing", "--region", "eu-west-1", "--profile", "prod"]) == 2
+
+    # THEN the profile targets the stack's API and user pool
+    profile = resolve_profile(tmp_path, profile="prod", environ={})
+    assert profile.endpoint == outputs["GraphQLUrl"]
+    assert (profile.api_key, profile.region) == ("da2-deployed", "eu-west-1")
+    assert (profile.user_pool_id, profile.user_pool_client_id) == ("eu-west-1_Pool", "client123")
+    assert capsys.readouterr().err.count("\n") == 2

@@ -283,6 +283,23 @@ def test_share_then_download_the_token_from_another_profile(cli: Cli) -> None:
     assert cli("download", "--profile", "bob", token, "-o", "again.bin").returncode == 1
 
 
+def test_a_download_whose_bytes_do_not_match_the_digests_is_not_kept(cli: Cli) -> None:
+    # GIVEN an uploaded file whose stored bytes are then altered (bit rot, tampering)
+    body = os.urandom(100_000)
+    cli.write("rotting.bin", body)
+    (uploaded,) = json_lines(cli.ok("upload", "--wait", "--json", "rotting.bin"))
+    (stored,) = [p for p in (cli.emulator.data_dir / "objects").rglob("*") if p.is_file() and p.read_bytes() == body]
+    stored.write_bytes(bytes([body[0] ^ 1]) + body[1:])
+
+    # WHEN it is downloaded
+    done = cli("download", uploaded["id"], "-o", "rotten.bin")
+
+    # THEN one line names the digests that do not match, exit 1, and nothing is left behind
+    assert done.returncode == 1
+    assert "do not match the file's md5, sha1, sha256, sha512" in one_line_error(done)
+    assert sorted(p.name for p in cli.cwd.iterdir()) == ["rotting.bin"]
+
+
 def test_watch_prints_an_event_another_process_caused(cli: Cli) -> None:
     # GIVEN a signed-in user watching their files
     cli.sign_up_and_login("carol")

@@ -2,7 +2,7 @@
 its md5), resumed from the parts the store already holds, and a download whose digests are checked as it arrives.
 httpx does the HTTP; the presigned URLs carry the authorisation.
 
-Not responsible for asking for tickets' contents' meaning (the API) beyond following them, nor for printing.
+Not responsible for the GraphQL calls themselves (`api`) nor for printing (`output`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
-"""The `lambdashare` command: `serve` runs the local emulator, `export-schema` writes schema.graphql."""
+"""The `lambdashare` command: `serve` runs the local emulator, `export-schema` writes schema.graphql; the client's
+commands (upload, check, ls, ..., login, config) are wired in `lambdashare.client.arguments`."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
 from lambdashare import settings
+from lambdashare.client.arguments import add_commands
+from lambdashare.durations import seconds
 from lambdashare.emulator.config import API_KEY_ENV, DEFAULT_DATA_DIR, TLS_CA_ENV
 
 
@@ -134,21 +136,6 @@ def add_to_group(args: argparse.Namespace) -> int:
     return 0
 
 
-_DURATION = re.compile(r"(?P<number>[0-9]+)(?P<unit>[smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _seconds(duration: str) -> int:
-    """'90', '90s', '15m', '1h', '2d' -> seconds."""
-    match = _DURATION.fullmatch(duration)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a duration: {duration!r} (try 90s, 15m, 1h)")
-    value = int(match["number"]) * _UNIT_SECONDS[match["unit"]]
-    if value <= 0:
-        raise argparse.ArgumentTypeError("the duration must be positive")
-    return value
-
-
 def _username(name: str) -> str:
     if not name.strip():
         raise argparse.ArgumentTypeError("the user name must not be empty")
@@ -192,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     issue = commands.add_parser("token", help="print a Cognito-style JWT for a local user")
     issue.add_argument("--user", required=True, type=_username)
     issue.add_argument("--group", action="append", default=[], help="a Cognito group; repeatable")
-    issue.add_argument("--ttl", type=_seconds, default="1h", help="lifetime: 90s, 15m, 1h, 2d")
+    issue.add_argument("--ttl", type=seconds, default="1h", help="lifetime: 90s, 15m, 1h, 2d")
     issue.add_argument("--token-use", choices=["id", "access"], default="id")
     issue.add_argument("--data-dir", default=os.environ.get(settings.DATA_DIR_ENV, DEFAULT_DATA_DIR))
     issue.set_defaults(func=token)
@@ -207,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     schema.add_argument("--output", default="schema.graphql", help="a path, or - for stdout")
     schema.add_argument("--check", action="store_true", help="fail if the file differs")
     schema.set_defaults(func=export_schema)
+
+    add_commands(commands)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -279,7 +279,8 @@ def test_template_declares_the_table_design_of_dynamo_table() -> None:
         pytest.skip("no template.yaml in this checkout")
     # GIVEN the DynamoDB table of template.yaml and the adapter's own CreateTable arguments
     resources = yaml_parse(template_path.read_text(encoding="utf-8"))["Resources"]
-    (declared,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    declared = resources["FilesTable"]["Properties"]  # StatsTable is the analytics store's
+    assert resources["FilesTable"]["Type"] == "AWS::DynamoDB::Table"
     expected: dict[str, Any] = dict(dynamo_table.table_definition("files"))
 
     def indexes(props: dict[str, Any]) -> dict[str, Any]:

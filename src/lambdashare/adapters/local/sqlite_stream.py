@@ -61,8 +61,10 @@ def stream_arn(conn: sqlite3.Connection, table_name: str, region: str) -> str:
 
 
 def _number_size(text: str) -> int:
-    digits = text.lstrip("-").replace(".", "").strip("0") or "0"
-    return (len(digits) + 1) // 2 + 1
+    """A byte per two significant digits, paired from the decimal point (DynamoDB's base 100), plus one."""
+    whole, _, fraction = text.lstrip("-").partition(".")
+    whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
+    return (len(whole) + 1) // 2 + (len(fraction) + 1) // 2 + 1
 
 
 def _value_size(value: Mapping[str, Any]) -> int:
@@ -79,7 +81,7 @@ def _value_size(value: Mapping[str, Any]) -> int:
     if kind == "NS":
         return sum(_number_size(n) for n in inner)
     if kind == "M":
-        return 3 + _image_size(inner)
+        return 3 + sum(1 + len(name.encode()) + _value_size(v) for name, v in inner.items())
     if kind == "L":
         return 3 + sum(1 + _value_size(v) for v in inner)
     return 1  # BOOL, NULL

@@ -145,8 +145,8 @@ class StreamPoller:
 
     async def _deliver(self, records: list[StreamRecord]) -> None:
         batches = deque([records])
-        retries = 0  # failed invocations since the checkpoint last moved
-        invocations = 0
+        retries = 0  # failed invocations of the records at the head, a split not counted
+        invocations = 0  # since a batch last fully succeeded: the destination's approximateInvokeCount
         while batches:
             batch = batches.popleft()
             too_old = [r for r in batch if self._clock() - r.created_at > self._max_age_s()]

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The first years cron's year field may name; an expression that has not fired by then never does.
 YEARS = range(1970, 2200)
-_MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
-_WEEKDAYS = {name.upper(): i for i, name in enumerate(("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"), start=1)}
+_MONTHS = {name: i for i, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
+_WEEKDAYS = {name: i for i, name in enumerate("SUN MON TUE WED THU FRI SAT".split(), start=1)}
 _RATE = re.compile(r"rate\(\s*(?P<value>[0-9]+)\s+(?P<unit>minutes?|hours?|days?)\s*\)")
 _CRON = re.compile(r"cron\((?P<fields>[^)]*)\)")
 _AT = re.compile(r"at\((?P<when>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\)")
@@ -49,7 +49,7 @@ def _number(text: str, names: dict[str, int], low: int, high: int, field: str) -
 
 
 def _values(text: str, low: int, high: int, field: str, names: dict[str, int] | None = None) -> set[int]:
-    """`*`, `5`, `1-5`, `*/15`, `10/5`, `1-20/5`, and lists of them."""
+    """`*`, `5`, `1-5`, `*/15`, `10/5`, `1-20/5`, `22-2`, and lists of them."""
     names = names or {}
     values: set[int] = set()
     for part in text.split(","):
@@ -65,9 +65,9 @@ def _values(text: str, low: int, high: int, field: str, names: dict[str, int] | 
         else:
             start = _number(base, names, low, high, field)
             end = high if step else start
-        if start > end:
-            raise ScheduleExpressionError(f"{field}: {part!r} is an empty range")
-        values.update(range(start, end + 1, step or 1))
+        # a range may wrap around (`22-2` hours, `FRI-MON`)
+        span = list(range(start, end + 1)) if start <= end else [*range(start, high + 1), *range(low, end + 1)]
+        values.update(span[:: step or 1])
     return values
 
 

@@ -130,8 +130,9 @@ class StreamPoller:
                 break
             await self._pause(min(wait, self._poll_interval_s))
             records = await run_in_threadpool(read, await self.position(), self.spec.batch_size)
-        if records:
-            await self._deliver(records)
+        if not records or self._stopping.is_set():
+            return 0  # nothing in flight: a stopping poller starts no new batch
+        await self._deliver(records)
         return len(records)
 
     async def _pause(self, seconds: float) -> None:
@@ -139,9 +140,16 @@ class StreamPoller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    def _max_age_s(self) -> float:
-        age = self.spec.max_record_age_s
-        return STREAM_RETENTION_S if age < 0 else min(age, STREAM_RETENTION_S)
+    def _expired(self, batch: list[StreamRecord]) -> int:
+        """How many records at the head of `batch` are older than MaximumRecordAgeInSeconds (or the stream's
+        retention) allows."""
+        limit = self.spec.max_record_age_s
+        max_age_s = STREAM_RETENTION_S if limit < 0 else min(limit, STREAM_RETENTION_S)
+        now = self._clock()
+        count = 0
+        while count < len(batch) and now - batch[count].created_at > max_age_s:
+            count += 1
+        return count
 
     async def _deliver(self, records: list[StreamRecord]) -> None:
         batches = deque([records])
@@ -149,10 +157,10 @@ class StreamPoller:
         invocations = 0  # since a batch last fully succeeded: the destination's approximateInvokeCount
         while batches:
             batch = batches.popleft()
-            too_old = [r for r in batch if self._clock() - r.created_at > self._max_age_s()]
-            if too_old:  # the oldest come first: skip them, as Lambda does
-                await self._give_up(too_old, RECORD_AGE_EXCEEDED, invocations, function_error=False)
-                batch = batch[len(too_old) :]
+            expired = self._expired(batch)
+            if expired:  # the oldest records come first: skip them, as Lambda does
+                await self._give_up(batch[:expired], RECORD_AGE_EXCEEDED, invocations, function_error=False)
+                batch = batch[expired:]
                 if not batch:
                     continue
             invocations += 1

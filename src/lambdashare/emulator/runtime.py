@@ -161,8 +161,7 @@ class Runtime:
             )
         for mapping in self.wiring.stream_mappings:
             self._one_worker_function(mapping.function)
-        for function in AWS_ONLY_SCHEDULES.keys() & {s.function for s in self.wiring.schedules}:
-            logger.info("not scheduling %s locally: %s", function, AWS_ONLY_SCHEDULES[function])
+        self._aws_only = sorted(AWS_ONLY_SCHEDULES.keys() & {s.function for s in self.wiring.schedules})
         schedules = local_schedules(self.wiring.schedules)
         for schedule in schedules:
             self._one_worker_function(schedule.function)
@@ -214,6 +213,8 @@ class Runtime:
         self.sweeper.start()
         for poller in self.stream_pollers:
             poller.start()
+        for function in self._aws_only:
+            logger.info("not scheduling %s locally: %s", function, AWS_ONLY_SCHEDULES[function])
         self.scheduler.start()
 
     async def stop(self) -> None:

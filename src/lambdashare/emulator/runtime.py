@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,12 +160,17 @@ class Runtime:
                 workers=config.hash_workers,
                 timeout_s=spec.timeout_s,
             )
-        for mapping in self.wiring.stream_mappings:
-            self._one_worker_function(mapping.function)
         self._aws_only = sorted(AWS_ONLY_SCHEDULES.keys() & {s.function for s in self.wiring.schedules})
         schedules = local_schedules(self.wiring.schedules)
-        for schedule in schedules:
-            self._one_worker_function(schedule.function)
+        # a stream consumer or scheduled function gets a worker per source that invokes it: each poller
+        # delivers one batch at a time (one shard), and a schedule's run never waits for a batch
+        sources = Counter([m.function for m in self.wiring.stream_mappings] + [s.function for s in schedules])
+        for name, count in sources.items():
+            if name not in self.functions:
+                spec = self.wiring.functions[name]
+                self.functions[name] = WorkerPoolFunction(
+                    name, spec.handler, environ=self._environ(spec), workers=count, timeout_s=spec.timeout_s
+                )
         self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
         # Lambda's event-source mappings on the file table's stream, and EventBridge Scheduler
         self.stream = SqliteStream(config.data_dir)
@@ -187,14 +193,6 @@ class Runtime:
 
     def _environ(self, spec: FunctionSpec) -> dict[str, str]:
         return function_environ(spec, self.config)
-
-    def _one_worker_function(self, name: str) -> None:
-        """A stream consumer or scheduled function: one worker process (one batch per shard at a time)."""
-        if name not in self.functions:
-            spec = self.wiring.functions[name]
-            self.functions[name] = WorkerPoolFunction(
-                name, spec.handler, environ=self._environ(spec), workers=1, timeout_s=spec.timeout_s
-            )
 
     def request_context(self, caller: Caller, headers: Mapping[str, str], context_class: type[C]) -> C:
         return context_class(

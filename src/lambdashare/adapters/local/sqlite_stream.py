@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +90,6 @@ def _image_size(image: Mapping[str, Mapping[str, Any]]) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in image.items())
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes | bytearray | set):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def change_record(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any] | None,
@@ -142,7 +133,7 @@ def append_change(conn: sqlite3.Connection, record: Mapping[str, Any] | None, no
     if record is not None:
         conn.execute(
             "INSERT INTO stream_records (created_at, record) VALUES (?, ?)",
-            (now, json.dumps(record, default=_json_default)),
+            (now, json.dumps(record)),
         )
 
 

@@ -14,3 +14,10 @@ def without_resolver(field: str) -> str:
     start = max(i for i in range(at) if lines[i].startswith("  ") and not lines[i].startswith("    "))
     end = next(i for i in range(at, len(lines)) if lines[i].startswith("  ") and not lines[i].startswith("    "))
     return "".join(lines[:start] + lines[end:])
+
+
+def with_analytics_handler(handler: str) -> str:
+    """The template with AnalyticsFunction (the stream consumer and daily rollup) running `handler`."""
+    original = "Handler: functions.analytics.app.handler"
+    assert TEMPLATE.count(original) == 1
+    return TEMPLATE.replace(original, f"Handler: {handler}")

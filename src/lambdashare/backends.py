@@ -28,7 +28,7 @@ def build_ports(settings: Settings) -> Ports:
         from lambdashare.adapters.local.sqlite_table import SqliteTable
 
         assert settings.data_dir is not None
-        table: Table = SqliteTable(settings.data_dir)
+        table: Table = SqliteTable(settings.data_dir, table_name=settings.table, region=settings.region)
         blobs: BlobStore = FileBlobStore(
             settings.data_dir, bucket=settings.bucket, public_url=settings.public_url, secret=settings.secret
         )

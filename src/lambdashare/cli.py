@@ -1,5 +1,6 @@
-"""The `lambdashare` command: `serve` runs the local emulator, `export-schema` writes schema.graphql; the client's
-commands (upload, check, ls, ..., login, config) are wired in `lambdashare.client.arguments`."""
+"""The `lambdashare` command: `serve` runs the local emulator, `run-schedule` fires one of its schedules,
+`export-schema` writes schema.graphql; the client's commands (upload, check, ls, ..., login, config) are
+wired in `lambdashare.client.arguments`."""
 
 from __future__ import annotations
 
@@ -136,6 +137,75 @@ def add_to_group(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_schedule(args: argparse.Namespace) -> int:
+    """Fire one schedule of the template now, against a data dir, and print the handler's result as JSON.
+
+    NAME is the function's logical id (if it has one schedule) or ``Function.Event``. The event is the one
+    the scheduler sends (the Input, its scheduled time now); a failing handler is not retried here.
+
+    Example
+    -------
+    ``lambdashare run-schedule AnalyticsFunction.DailyRollup --data-dir .lambdashare``
+    """
+    import asyncio
+    import json
+    from datetime import UTC, datetime
+
+    from lambdashare.emulator.config import EmulatorConfig
+    from lambdashare.emulator.lambda_runtime import LambdaError, WorkerPoolFunction
+    from lambdashare.emulator.runtime import (
+        AWS_ONLY_SCHEDULES,
+        DEFAULT_AUTH_MODE,
+        function_environ,
+        local_timetables,
+        template_path,
+    )
+    from lambdashare.emulator.scheduler import Scheduler
+    from lambdashare.emulator.schema_rules import SchemaRules
+    from lambdashare.emulator.template import TemplateError, load_wiring
+    from lambdashare.schema_export import appsync_sdl
+
+    os.environ[settings.DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
+    try:
+        config = EmulatorConfig.from_env()
+        wiring = load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE))
+    except (settings.ConfigError, TemplateError) as exc:
+        print(f"lambdashare run-schedule: {exc}", file=sys.stderr)
+        return 2
+    named = [s for s in wiring.schedules if args.name in (s.name, s.function)]
+    if len(named) != 1:
+        known = ", ".join(s.name for s in wiring.schedules) or "none"
+        why = "names more than one schedule" if named else "is not a schedule of the template"
+        print(f"lambdashare run-schedule: {args.name!r} {why} (schedules: {known})", file=sys.stderr)
+        return 2
+    (schedule,) = named
+    if schedule.function in AWS_ONLY_SCHEDULES:
+        print(
+            f"lambdashare run-schedule: {schedule.name} runs on AWS only: {AWS_ONLY_SCHEDULES[schedule.function]}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        (timetable,) = local_timetables([schedule])
+    except TemplateError as exc:
+        print(f"lambdashare run-schedule: {exc}", file=sys.stderr)
+        return 2
+    spec = wiring.functions[schedule.function]
+    function = WorkerPoolFunction(
+        spec.logical_id, spec.handler, environ=function_environ(spec, config), workers=1, timeout_s=spec.timeout_s
+    )
+    scheduler = Scheduler([timetable], {spec.logical_id: function})
+    try:
+        result = asyncio.run(scheduler.fire(schedule, datetime.now(UTC), retries=0))
+    except LambdaError as exc:
+        print(json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}))
+        return 1
+    finally:
+        function.close()
+    print(json.dumps(result))
+    return 0
+
+
 def _username(name: str) -> str:
     if not name.strip():
         raise argparse.ArgumentTypeError("the user name must not be empty")
@@ -189,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     grouping.add_argument("group", help="a group the template declares (AWS::Cognito::UserPoolGroup)")
     grouping.add_argument("--data-dir", default=os.environ.get(settings.DATA_DIR_ENV, DEFAULT_DATA_DIR))
     grouping.set_defaults(func=add_to_group)
+
+    fire = commands.add_parser("run-schedule", help="fire one of the template's schedules now")
+    fire.add_argument("name", help="the function's logical id, or Function.EventName")
+    fire.add_argument("--data-dir", default=os.environ.get(settings.DATA_DIR_ENV, DEFAULT_DATA_DIR))
+    fire.set_defaults(func=run_schedule)
 
     schema = commands.add_parser("export-schema", help="write schema.graphql from the code")
     schema.add_argument("--output", default="schema.graphql", help="a path, or - for stdout")

@@ -10,7 +10,7 @@ import pytest
 
 from lambdashare.emulator.runtime import DEFAULT_AUTH_MODE, TEMPLATE_PATH
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.template import TemplateError, load_wiring
+from lambdashare.emulator.template import StreamMapping, TemplateError, load_wiring
 from lambdashare.schema_export import appsync_sdl
 from tests.templates import TEMPLATE, without_resolver
 
@@ -111,3 +111,60 @@ def test_serve_refuses_resolver_code_it_cannot_run(tmp_path: Path, change: tuple
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Mutation.publishFileHashed" in result.stderr or "MutationPublishFileHashedResolver" in result.stderr
+
+
+def test_the_stream_consumer_and_the_schedules_are_read_from_the_template() -> None:
+    # GIVEN / WHEN the real template is read
+    wiring = load_wiring(TEMPLATE_PATH, RULES)
+    # THEN the analytics function's DynamoDB event on FilesTable's stream is an event-source mapping
+    (mapping,) = wiring.stream_mappings
+    assert mapping == StreamMapping(
+        function="AnalyticsFunction",
+        event="TableStream",
+        batch_size=100,
+        batching_window_s=1.0,
+        starting_position="TRIM_HORIZON",
+        bisect_on_error=True,
+        max_retries=10,
+        max_record_age_s=86400,
+        report_item_failures=True,
+        on_failure="AnalyticsFailureQueue",
+    )
+    # AND both ScheduleV2 events are schedules, with their expression, time zone, Input and retries
+    schedules = {s.name: s for s in wiring.schedules}
+    assert set(schedules) == {"AnalyticsFunction.DailyRollup", "ApiKeyRenewerFunction.Daily"}
+    rollup = schedules["AnalyticsFunction.DailyRollup"]
+    assert (rollup.expression, rollup.timezone, rollup.enabled, rollup.max_retries) == (
+        "cron(5 0 * * ? *)",
+        "UTC",
+        True,
+        5,
+    )
+    assert rollup.input is not None and "<aws.scheduler.scheduled-time>" in rollup.input
+    assert schedules["ApiKeyRenewerFunction.Daily"].input is None
+
+
+def test_a_stream_other_than_the_file_tables_is_refused(tmp_path: Path) -> None:
+    # GIVEN a template whose stream event reads another table's stream
+    broken = tmp_path / "template.yaml"
+    broken.write_text(TEMPLATE.replace("Stream: !GetAtt FilesTable.StreamArn", "Stream: !GetAtt StatsTable.StreamArn"))
+    # WHEN it is read THEN the error names the event and the stream the emulator has
+    with pytest.raises(TemplateError, match=r"AnalyticsFunction\.TableStream: the emulator streams only the file"):
+        load_wiring(broken, RULES)
+
+
+def test_serve_refuses_a_schedule_it_cannot_evaluate(tmp_path: Path) -> None:
+    # GIVEN a template whose daily rollup has a five-field (Unix) cron expression
+    broken = tmp_path / "template.yaml"
+    broken.write_text(TEMPLATE.replace("cron(5 0 * * ? *)", "cron(5 0 * * *)"), encoding="utf-8")
+    # WHEN the emulator is started with it
+    result = subprocess.run(
+        [sys.executable, "-m", "lambdashare.cli", "serve", "--port", "1", "--data-dir", str(tmp_path / "d")],
+        env={"LAMBDASHARE_TEMPLATE": str(broken), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # THEN it exits at once, naming the schedule and why
+    assert result.returncode == 2
+    assert "AnalyticsFunction.DailyRollup (cron(5 0 * * *)): cron(5 0 * * *) needs 6 fields" in result.stderr

@@ -74,7 +74,10 @@ def _load(handler_path: str) -> Callable[[Any, Any], Any]:
 
 def run_handler(function_name: str, handler_path: str, event: Any, timeout_s: float) -> Any:
     """Invoke once, as the Lambda runtime does: JSON event in, JSON result out, errors by class name."""
-    handler = _load(handler_path)
+    try:
+        handler = _load(handler_path)
+    except (ImportError, AttributeError) as exc:
+        raise LambdaError("Runtime.ImportModuleError", f"Unable to import module '{handler_path}': {exc}") from None
     context = LambdaContext(function_name=function_name, timeout_s=timeout_s)
     try:
         result = handler(json.loads(json.dumps(event)), context)

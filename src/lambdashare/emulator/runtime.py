@@ -1,4 +1,5 @@
-"""Everything one emulator process holds: the schema, the functions, the broker, the queue.
+"""Everything one emulator process holds: the schema, the functions, the broker, the queue, the stream
+pollers and the scheduler.
 
 Built once at start-up from `EmulatorConfig`; the HTTP and WebSocket endpoints reach it through
 `app.state.runtime`. Not responsible for wire formats, and builds no endpoint (app.py does).
@@ -6,8 +7,12 @@ Built once at start-up from `EmulatorConfig`; the HTTP and WebSocket endpoints r
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
+from lambdashare.adapters.local.sqlite_stream import SqliteStream
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.adapters.local.sqlite_user_store import SqliteUserStore
 from lambdashare.api.schema import AppSyncSchema, schema
@@ -27,11 +33,20 @@ from lambdashare.emulator.identity_provider import UserPool
 from lambdashare.emulator.lambda_runtime import InProcessFunction, WorkerPoolFunction
 from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.pubsub import Broker
+from lambdashare.emulator.scheduler import ScheduleError, Scheduler, Timetable, timetables
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.sweeper import Sweeper, abort_stale_multipart, expire_pending, settle_staged_events
+from lambdashare.emulator.stream_mapping import STREAM_RETENTION_S, StreamPoller
+from lambdashare.emulator.sweeper import (
+    Sweep,
+    Sweeper,
+    abort_stale_multipart,
+    expire_pending,
+    settle_staged_events,
+)
 from lambdashare.emulator.template import (
     TEMPLATE_FILE,
     FunctionSpec,
+    Schedule,
     TemplateError,
     Wiring,
     load_wiring,
@@ -40,6 +55,8 @@ from lambdashare.emulator.template import (
 from lambdashare.emulator.user_pool_api import UserPoolApi
 from lambdashare.schema_export import appsync_sdl
 
+logger = logging.getLogger(__name__)
+
 C = TypeVar("C", bound=RequestContext)
 #: The API's default auth mode; other modes must be named by directives.
 DEFAULT_AUTH_MODE = API_KEY
@@ -47,6 +64,10 @@ TEMPLATE_ENV = "LAMBDASHARE_TEMPLATE"
 TEMPLATE_PATH = Path(__file__).resolve().parents[3] / TEMPLATE_FILE
 #: Settings a user may give the emulator for its functions, over the template's defaults.
 _PASSED_THROUGH = ("LAMBDASHARE_", "POWERTOOLS_")
+#: Functions whose schedules have nothing to do locally, and why.
+AWS_ONLY_SCHEDULES = {
+    "ApiKeyRenewerFunction": "the emulator's API key is configuration (LAMBDASHARE_API_KEY_EXPIRES), nothing to renew",
+}
 
 
 def template_path() -> Path:
@@ -55,9 +76,39 @@ def template_path() -> Path:
 
 def check_template() -> None:
     """Fail early, naming the field, when template.yaml does not wire every field of the schema, has
-    resolver code the emulator cannot run, or has no user pool."""
-    load_resolver_code(load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)))
+    resolver code the emulator cannot run, a schedule it cannot evaluate, or has no user pool."""
+    wiring = load_wiring(template_path(), SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE))
+    load_resolver_code(wiring)
+    local_timetables(wiring.schedules)
     load_pool_settings(template_path())
+
+
+def local_schedules(schedules: Collection[Schedule]) -> list[Schedule]:
+    """The schedules the emulator runs: all but those of AWS_ONLY_SCHEDULES."""
+    return [schedule for schedule in schedules if schedule.function not in AWS_ONLY_SCHEDULES]
+
+
+def local_timetables(schedules: Collection[Schedule]) -> list[Timetable]:
+    try:
+        return timetables(local_schedules(schedules), datetime.now(UTC))
+    except ScheduleError as exc:
+        raise TemplateError(str(exc)) from None
+
+
+def function_environ(spec: FunctionSpec, config: EmulatorConfig) -> dict[str, str]:
+    """A function's environment: the template's values, then what the user set for the emulator, then the
+    local endpoints."""
+    given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
+    return {**spec.environment, **given, **config.function_environ()}
+
+
+def trim_stream(stream: SqliteStream, mappings: Collection[str], clock: Callable[[], float] = time.time) -> Sweep:
+    """Stream records every mapping has passed go once DynamoDB would have dropped them (24 h)."""
+
+    def sweep() -> int:
+        return stream.trim(mappings, clock() - STREAM_RETENTION_S)
+
+    return sweep
 
 
 def load_resolver_code(wiring: Wiring) -> dict[str, ResolverCode]:
@@ -109,22 +160,39 @@ class Runtime:
                 workers=config.hash_workers,
                 timeout_s=spec.timeout_s,
             )
+        self._aws_only = sorted(AWS_ONLY_SCHEDULES.keys() & {s.function for s in self.wiring.schedules})
+        schedules = local_schedules(self.wiring.schedules)
+        # a stream consumer or scheduled function gets a worker per source that invokes it: each poller
+        # delivers one batch at a time (one shard), and a schedule's run never waits for a batch
+        sources = Counter([m.function for m in self.wiring.stream_mappings] + [s.function for s in schedules])
+        for name, count in sources.items():
+            if name not in self.functions:
+                spec = self.wiring.functions[name]
+                self.functions[name] = WorkerPoolFunction(
+                    name, spec.handler, environ=self._environ(spec), workers=count, timeout_s=spec.timeout_s
+                )
         self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
+        # Lambda's event-source mappings on the file table's stream, and EventBridge Scheduler
+        self.stream = SqliteStream(config.data_dir)
+        self.stream_pollers = [
+            StreamPoller(mapping, self.functions[mapping.function], self.stream)
+            for mapping in self.wiring.stream_mappings
+        ]
+        self.scheduler = Scheduler(local_timetables(schedules), self.functions)
         # DynamoDB's TTL and S3's lifecycle rule for incomplete multipart uploads, locally
         self._settle_staged = settle_staged_events(self.dispatcher, self.blobs)
         sweeps = {
-            "expired-pending": expire_pending(SqliteTable(config.data_dir), self.blobs),
+            "expired-pending": expire_pending(SqliteTable(config.data_dir, region=config.region), self.blobs),
             "staged-events": self._settle_staged,
         }
         abort_after_s = multipart_abort_after_s(template or template_path())
         if abort_after_s is not None:
             sweeps["stale-multipart"] = abort_stale_multipart(self.blobs, abort_after_s)
+        sweeps["stream-trim"] = trim_stream(self.stream, [mapping.name for mapping in self.wiring.stream_mappings])
         self.sweeper = Sweeper(sweeps, config.sweep_interval_s)
 
     def _environ(self, spec: FunctionSpec) -> dict[str, str]:
-        """The template's values, then what the user set for the emulator, then the local endpoints."""
-        given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
-        return {**spec.environment, **given, **self.config.function_environ()}
+        return function_environ(spec, self.config)
 
     def request_context(self, caller: Caller, headers: Mapping[str, str], context_class: type[C]) -> C:
         return context_class(
@@ -141,8 +209,16 @@ class Runtime:
         await self.dispatcher.resume()
         await run_in_threadpool(self._settle_staged)  # notifications of a publish the last run did not answer
         self.sweeper.start()
+        for poller in self.stream_pollers:
+            poller.start()
+        for function in self._aws_only:
+            logger.info("not scheduling %s locally: %s", function, AWS_ONLY_SCHEDULES[function])
+        self.scheduler.start()
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
+        for poller in self.stream_pollers:
+            await poller.stop()  # each lets its batch in flight finish and saves its checkpoint
         await self.sweeper.stop()
         await self.dispatcher.stop()
         for function in self.functions.values():

@@ -1,6 +1,6 @@
 """What the emulator learns from `template.yaml`: which function (or NONE data source) serves each
-field and with which APPSYNC_JS code, which function the bucket notifies, and each function's handler
-and environment.
+field and with which APPSYNC_JS code, which function the bucket notifies, which functions read the file
+table's stream (and how) or run on a schedule, and each function's handler and environment.
 
 One wiring for AWS and for the emulator, so the two cannot drift. Not responsible for running
 anything: `runtime` builds the functions from this. CloudFormation intrinsics the emulator cannot
@@ -72,10 +72,53 @@ class FieldSource:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamMapping:
+    """A function's `DynamoDB` event on the file table's stream (Lambda's event-source mapping), with
+    Lambda's defaults for what the event leaves out (-1: no limit)."""
+
+    function: str
+    event: str
+    batch_size: int = 100
+    batching_window_s: float = 0.0
+    starting_position: str = "TRIM_HORIZON"
+    bisect_on_error: bool = False
+    max_retries: int = -1
+    max_record_age_s: int = -1
+    report_item_failures: bool = False
+    #: the logical id of the on-failure destination, or None
+    on_failure: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.function}.{self.event}"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A function's `ScheduleV2` event (EventBridge Scheduler), with Scheduler's defaults."""
+
+    function: str
+    event: str
+    expression: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    #: the target's Input (JSON text with context attributes), or None for Scheduler's default event
+    input: str | None = None
+    #: RetryPolicy.MaximumRetryAttempts; Scheduler's default is 185
+    max_retries: int = 185
+
+    @property
+    def name(self) -> str:
+        return f"{self.function}.{self.event}"
+
+
+@dataclass(frozen=True, slots=True)
 class Wiring:
     functions: dict[str, FunctionSpec]
     fields: dict[tuple[str, str], FieldSource]
     bucket_notifications: tuple[str, ...] = field(default=())
+    stream_mappings: tuple[StreamMapping, ...] = field(default=())
+    schedules: tuple[Schedule, ...] = field(default=())
 
     def resolver_functions(self) -> set[str]:
         sources = [s for field in self.fields.values() for s in (field, *field.pipeline)]
@@ -178,14 +221,58 @@ def multipart_abort_after_s(path: Path) -> float | None:
     return None
 
 
+def _stream_mapping(function: str, event: str, props: dict[str, Any], parameters: dict[str, Any]) -> StreamMapping:
+    def number(name: str, default: float) -> float:
+        value = _literal(props.get(name, default), parameters)
+        if value is None:
+            raise TemplateError(f"{function}.{event}: {name} must be a literal or a parameter with a default")
+        return float(value)
+
+    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return StreamMapping(
+        function=function,
+        event=event,
+        batch_size=int(number("BatchSize", 100)),
+        batching_window_s=number("MaximumBatchingWindowInSeconds", 0),
+        starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
+        bisect_on_error=_literal(props.get("BisectBatchOnFunctionError", False), parameters) == "true",
+        max_retries=int(number("MaximumRetryAttempts", -1)),
+        max_record_age_s=int(number("MaximumRecordAgeInSeconds", -1)),
+        report_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        on_failure=_target(destination) if destination is not None else None,
+    )
+
+
+def _schedule(function: str, event: str, props: dict[str, Any], parameters: dict[str, Any]) -> Schedule:
+    expression = _literal(props.get("ScheduleExpression"), parameters)
+    if expression is None:
+        raise TemplateError(f"{function}.{event}: ScheduleExpression must be a literal or a parameter with a default")
+    timezone = _literal(props.get("ScheduleExpressionTimezone", "UTC"), parameters) or "UTC"
+    retries = _literal((props.get("RetryPolicy") or {}).get("MaximumRetryAttempts", 185), parameters)
+    raw_input = props.get("Input")
+    return Schedule(
+        function=function,
+        event=event,
+        expression=expression,
+        timezone=timezone,
+        enabled=str(props.get("State", "ENABLED")) != "DISABLED",
+        input=_literal(raw_input, parameters) if raw_input is not None else None,
+        max_retries=int(retries or 185),
+    )
+
+
 def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
     template = read_template(path)
     resources: dict[str, Any] = template.get("Resources") or {}
     parameters: dict[str, Any] = template.get("Parameters") or {}
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    # the table the functions' LAMBDASHARE_TABLE names: the one SqliteTable stands for, and streams
+    files_table = _target(((globals_fn.get("Environment") or {}).get("Variables") or {}).get("LAMBDASHARE_TABLE"))
 
     functions: dict[str, FunctionSpec] = {}
     notified: list[str] = []
+    mappings: list[StreamMapping] = []
+    schedules: list[Schedule] = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
@@ -197,9 +284,20 @@ def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
         environment = {k: v for k, v in ((k, _literal(v, parameters)) for k, v in variables.items()) if v is not None}
         timeout = _literal(props.get("Timeout", 3), parameters) or "3"
         functions[logical_id] = FunctionSpec(logical_id, str(props["Handler"]), float(timeout), environment)
-        for event in (props.get("Events") or {}).values():
+        for event_name, event in (props.get("Events") or {}).items():
+            event_props = event.get("Properties") or {}
             if event.get("Type") == "S3":
                 notified.append(logical_id)
+            elif event.get("Type") == "DynamoDB":
+                stream = event_props.get("Stream")
+                if not (isinstance(stream, dict) and stream.get("Fn::GetAtt") == [files_table, "StreamArn"]):
+                    raise TemplateError(
+                        f"{logical_id}.{event_name}: the emulator streams only the file table "
+                        f"(!GetAtt {files_table}.StreamArn, the table of LAMBDASHARE_TABLE)"
+                    )
+                mappings.append(_stream_mapping(logical_id, event_name, event_props, parameters))
+            elif event.get("Type") == "ScheduleV2":
+                schedules.append(_schedule(logical_id, event_name, event_props, parameters))
 
     data_sources: dict[str, FieldSource] = {}
     for logical_id, resource in resources.items():
@@ -237,7 +335,7 @@ def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
     )
     if missing:
         raise TemplateError(f"no resolver in {path.name} for: {', '.join(missing)}")
-    wiring = Wiring(functions, fields, tuple(notified))
+    wiring = Wiring(functions, fields, tuple(notified), tuple(mappings), tuple(schedules))
     unknown = sorted(f for f in wiring.resolver_functions() if f not in functions)
     if unknown:
         raise TemplateError(f"resolvers use functions not declared in {path.name}: {', '.join(unknown)}")

@@ -22,7 +22,8 @@ Table design (template.yaml declares exactly this; `table_definition()` builds i
   as SqliteTable's ``(created_at, id)``, ties included.
 
 An item is ``FileRecord.to_item()`` (snake_case, as the port gives it) plus the four derived
-key attributes above, which this adapter writes on every put/update and strips on every read.
+key attributes above, which this adapter writes on every put/update and strips on every read
+(`lambdashare.adapters.dynamo_item`, which also shapes the images of the emulator's stream records).
 Numbers come back from DynamoDB as ``Decimal`` and leave this module as ``int`` or ``float``.
 GSI reads are eventually consistent on AWS (a just-written file may miss one listing);
 ``get_item`` reads consistently.
@@ -31,14 +32,21 @@ GSI reads are eventually consistent on AWS (a just-written file may miss one lis
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambdashare.adapters.dynamo_item import (
+    KEY_ATTRIBUTES,
+    created_at_id,
+    item_in,
+    item_out,
+    owner_key,
+    serialize,
+    sha256_of,
+)
 from lambdashare.domain.errors import ConditionFailedError, ItemExistsError
 from lambdashare.ports.table import ANY_OWNER, AnyOwner, Cursor
 
@@ -52,15 +60,9 @@ if TYPE_CHECKING:
 
 BY_SHA256 = "bySha256"
 BY_OWNER = "byOwner"
-PUBLIC_OWNER = "#public"
-#: Attributes this adapter derives from the item for its keys; never returned to callers.
-KEY_ATTRIBUTES = frozenset({"sha256", "createdAt", "ownerKey", "createdAtId"})
 #: Throttling (ProvisionedThroughputExceeded, ThrottlingException) and 5xx are retried with jittered
 #: exponential backoff (at most 20 s a wait); `max_attempts` counts retries: 1 + 8 attempts in all.
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def new_client(
@@ -113,65 +115,6 @@ def table_definition(table_name: str) -> CreateTableInputTypeDef:
     }
 
 
-def owner_key(owner: str | None) -> str:
-    return PUBLIC_OWNER if owner is None else owner
-
-
-def created_at_id(created_at: str, item_id: str) -> str:
-    return f"{created_at}#{item_id}"
-
-
-def _sha256_of(hashes: Any) -> str | None:
-    return hashes.get("sha256") if isinstance(hashes, Mapping) else None
-
-
-# --- conversion at the boundary --------------------------------------------------------------
-def _to_dynamo_value(value: Any) -> Any:
-    """Floats become Decimals (boto3 refuses floats); containers are converted recursively."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {k: _to_dynamo_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo_value(v) for v in value]
-    return value
-
-
-def _from_dynamo_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo_value(v) for v in value]
-    return value
-
-
-def _serialize(value: Any) -> AttributeValueTypeDef:
-    return cast("AttributeValueTypeDef", _serializer.serialize(_to_dynamo_value(value)))
-
-
-def _item_out(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: _from_dynamo_value(_deserializer.deserialize(value))
-        for name, value in raw.items()
-        if name not in KEY_ATTRIBUTES
-    }
-
-
-def _item_in(item: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    if KEY_ATTRIBUTES & item.keys():
-        raise ValueError(f"Item attributes {sorted(KEY_ATTRIBUTES & item.keys())} are reserved for keys.")
-    raw = {name: _serialize(value) for name, value in item.items()}
-    raw["ownerKey"] = _serialize(owner_key(item["owner"]))
-    raw["createdAt"] = _serialize(item["created_at"])
-    raw["createdAtId"] = _serialize(created_at_id(item["created_at"], item["id"]))
-    sha256 = _sha256_of(item.get("hashes"))
-    if sha256:
-        raw["sha256"] = _serialize(sha256)
-    return raw
-
-
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -192,7 +135,7 @@ class DynamoTable:
         try:
             self._client.put_item(
                 TableName=self.table_name,
-                Item=_item_in(item),
+                Item=item_in(item),
                 ConditionExpression="attribute_not_exists(id)",
             )
         except ClientError as exc:
@@ -203,7 +146,7 @@ class DynamoTable:
     def get_item(self, item_id: str) -> dict[str, Any] | None:
         answer = self._client.get_item(TableName=self.table_name, Key={"id": {"S": item_id}}, ConsistentRead=True)
         raw = answer.get("Item")
-        return _item_out(raw) if raw is not None else None
+        return item_out(raw) if raw is not None else None
 
     def update_item(self, item_id: str, changes: Mapping[str, Any], *, status_in: Collection[str]) -> dict[str, Any]:
         if not status_in:
@@ -224,14 +167,14 @@ class DynamoTable:
             if _error_code(exc) != "ConditionalCheckFailedException":
                 raise
             old = cast("Mapping[str, Any] | None", exc.response.get("Item"))
-            state = "missing" if not old else _item_out(old).get("status")
+            state = "missing" if not old else item_out(old).get("status")
             raise ConditionFailedError(f"Item {item_id} is {state}, not one of {sorted(status_in)}.") from exc
-        return _item_out(answer.get("Attributes", {}))
+        return item_out(answer.get("Attributes", {}))
 
     def delete_item(self, item_id: str) -> dict[str, Any] | None:
         answer = self._client.delete_item(TableName=self.table_name, Key={"id": {"S": item_id}}, ReturnValues="ALL_OLD")
         raw = answer.get("Attributes")
-        return _item_out(raw) if raw else None
+        return item_out(raw) if raw else None
 
     def query_by_sha256(
         self, sha256: str, limit: int, owner: str | AnyOwner | None = ANY_OWNER
@@ -276,7 +219,7 @@ class DynamoTable:
             page = self._client.query(**query)
             items = page.get("Items", [])
             for raw in items:
-                yield _item_out(raw)
+                yield item_out(raw)
             remaining -= len(items)
             last = page.get("LastEvaluatedKey")
             if not last:
@@ -300,12 +243,12 @@ def _update_expression(
     def set_(name: str, value: Any) -> None:
         index = len(sets)
         names[f"#a{index}"] = name
-        values[f":a{index}"] = _serialize(value)
+        values[f":a{index}"] = serialize(value)
         sets.append(f"#a{index} = :a{index}")
 
     for name, value in changes.items():
         if name == "status":
-            values[":status"] = _serialize(value)
+            values[":status"] = serialize(value)
             sets.append("#status = :status")
         else:
             set_(name, value)
@@ -315,7 +258,7 @@ def _update_expression(
         set_("createdAt", changes["created_at"])
         set_("createdAtId", created_at_id(changes["created_at"], item_id))
     if "hashes" in changes:
-        sha256 = _sha256_of(changes["hashes"])
+        sha256 = sha256_of(changes["hashes"])
         if sha256:
             set_("sha256", sha256)
         else:

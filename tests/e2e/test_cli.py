@@ -434,16 +434,18 @@ def test_a_url_that_is_not_the_api_is_a_one_line_error_with_exit_2(cli: Cli) -> 
     assert "HTTP 404" in one_line_error(done)
 
 
-@pytest.mark.skip(reason="needs Query.stats (issue 9)")
 def test_stats_shows_the_uploads_of_today(cli: Cli) -> None:
     # GIVEN a signed-in user who uploaded a file
     cli.sign_up_and_login("erin")
     cli.write("counted.txt", b"count me\n")
     cli.ok("upload", "--profile", "erin", "--wait", "counted.txt")
 
-    # WHEN they ask for their statistics
-    stats = json.loads(cli.ok("stats", "--profile", "erin", "--json"))
+    # WHEN they ask for their statistics, once the table's stream has been counted
+    deadline = time.monotonic() + 60
+    while (stats := json.loads(cli.ok("stats", "--profile", "erin", "--json")))["hashed"] < 1:
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.2)
 
-    # THEN the upload is counted, and the table renders
-    assert stats["uploads"] >= 1 and stats["hashed"] >= 1
+    # THEN their one upload is counted, and the table renders
+    assert (stats["uploads"], stats["bytes"], stats["hashed"]) == (1, len(b"count me\n"), 1)
     assert "total" in cli.ok("stats", "--profile", "erin")

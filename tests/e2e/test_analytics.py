@@ -164,3 +164,41 @@ def test_stats_window_is_bounded(emulator: Emulator) -> None:
     for days in (0, 367, -5):
         answer = client.post(STATS, {"days": days})
         assert answer["data"] is None and answer["errors"][0]["errorType"] == "ValidationError", answer
+
+
+def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(private_emulator: Emulator) -> None:
+    # GIVEN a stream of uploads, every fourth one a copy of the one before it
+    client = Client(private_emulator)
+    bodies: list[bytes] = []
+    for i in range(20):
+        bodies.append(bodies[-1] if i % 4 == 3 else f"file {i} ".encode() * (100 + i))
+    ids = []
+    for i, body in enumerate(bodies):
+        ticket = client.data(REQUEST, {"input": {"name": f"{i}.bin", "size": len(body)}})["requestUpload"]
+        assert send_bytes(ticket, body).status_code == 200
+        ids.append(ticket["file"]["id"])
+        if i == 9:
+            # WHEN the emulator is killed right after an acknowledged upload, with hashing and counting in
+            # flight, and started again
+            private_emulator.kill9()
+            private_emulator.start()
+    for file_id in ids:
+        client.wait(file_id)
+
+    # THEN every upload is counted once: nothing lost, nothing twice
+    expected = {
+        "uploads": 20,
+        "bytes": sum(map(len, bodies)),
+        "hashed": 20,
+        "failed": 0,
+        "duplicates": sum(1 for i in range(20) if i % 4 == 3),
+        "deleted": 0,
+    }
+    settled(client, expected)
+
+    # AND a clean restart counts nothing again, while what comes after it is counted
+    private_emulator.stop()
+    private_emulator.start()
+    assert {name: client.stats()[name] for name in expected} == expected
+    client.upload(b"after the restart", "text/plain")
+    settled(client, {**expected, "uploads": 21, "bytes": expected["bytes"] + 17, "hashed": 21})

@@ -141,27 +141,45 @@ def test_removals_count_deleted_expired_or_abandoned(table: SqliteTable) -> None
     assert counted(table, stream_record("REMOVE", old=pending, at=T0)) == both(BOB, DAY, {"abandoned": 1})
 
 
-def test_a_copy_of_an_older_hashed_file_of_the_same_space_is_a_duplicate(table: SqliteTable) -> None:
-    # GIVEN in alice's space: an older HASHED copy; in bob's: a younger HASHED copy and an older FAILED one
+def test_a_copy_of_a_file_hashed_before_in_the_same_space_is_a_duplicate(table: SqliteTable) -> None:
+    # GIVEN in alice's space: a copy hashed at T0; in bob's: a FAILED copy hashed at T0 and a HASHED copy
+    # hashed later than the files below
+    later, latest = T0 + timedelta(seconds=10), T0 + timedelta(seconds=20)
     older = hashed(uploaded(file_item(created_at=aws_datetime(T0 - timedelta(hours=1)))), T0)
     table.put_item(older)
-    bob_younger = hashed(uploaded(file_item(owner=BOB, created_at=aws_datetime(T0))), T0)
-    bob_failed = {**hashed(uploaded(file_item(owner=BOB, created_at=aws_datetime(T0 - timedelta(hours=2)))), T0)}
-    bob_failed["status"] = "FAILED"
-    for item in (bob_younger, bob_failed):
+    bob_failed = {**hashed(uploaded(file_item(owner=BOB)), T0), "status": "FAILED"}
+    bob_latest = hashed(uploaded(file_item(owner=BOB, created_at=aws_datetime(T0 - timedelta(hours=2)))), latest)
+    for item in (bob_failed, bob_latest):
         table.put_item(item)
-    later = T0 + timedelta(seconds=10)
 
-    def duplicates(item: dict[str, Any]) -> int:
+    def duplicates(item: dict[str, Any], at: datetime = later) -> int:
         hashing = uploaded(item)
-        increments = counted(table, stream_record("MODIFY", old=hashing, new=hashed(hashing, later), at=later))
+        increments = counted(table, stream_record("MODIFY", old=hashing, new=hashed(hashing, at), at=at))
         return increments[(DAY, ALL_SPACES)].get("duplicates", 0)
 
-    # WHEN alice's and bob's new files with that content are hashed
-    # THEN alice's is a duplicate; bob's is not (his copy is younger, or FAILED); nor is the older one itself
+    # WHEN new files with that content are hashed at `later`
+    # THEN alice's is a duplicate; bob's is not (his copies are FAILED, or hashed after it, however old);
+    # nor is the first copy itself, nor bob's latest (counted when bob's `later` file is in the table)
     assert duplicates(file_item()) == 1
     assert duplicates(file_item(owner=BOB)) == 0
-    assert duplicates(older) == 0
+    assert duplicates(older, T0) == 0
+    table.put_item(hashed(uploaded(file_item(owner=BOB)), later))
+    assert duplicates(bob_latest, latest) == 1
+
+
+def test_of_two_copies_hashed_in_either_order_exactly_one_is_a_duplicate(table: SqliteTable) -> None:
+    # GIVEN two copies in one space, the younger hashed first, both in the table before either is counted
+    first = hashed(uploaded(file_item(created_at=aws_datetime(T0))), T0 + timedelta(seconds=1))
+    second = hashed(uploaded(file_item(created_at=aws_datetime(T0 - timedelta(hours=1)))), T0 + timedelta(seconds=2))
+    for item in (first, second):
+        table.put_item(item)
+
+    def duplicates(item: dict[str, Any]) -> int:
+        record = stream_record("MODIFY", old=uploaded(item), new=item, at=T0 + timedelta(seconds=3))
+        return counted(table, record)[(DAY, ALL_SPACES)].get("duplicates", 0)
+
+    # THEN exactly one of them counts, the one hashed second
+    assert (duplicates(first), duplicates(second)) == (0, 1)
 
 
 @pytest.mark.parametrize(

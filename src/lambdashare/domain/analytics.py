@@ -10,7 +10,7 @@ Counters, per UTC day and space (the owner's space, and `ALL_SPACES`), never dec
   ``uploads:<type>``, ``bytes:<type>`` the same per content type (`content_type_name`).
 - ``hashed``: a file became HASHED, on its ``hashed_at`` day; ``hashedBytes`` and ``hashMs`` (its
   upload->hashed milliseconds) give the throughput; ``latency:<bucket>`` the latency histogram
-  (`latency_bucket`); ``duplicates``: an older HASHED file of the same space had the same sha256.
+  (`latency_bucket`); ``duplicates``: a HASHED file of the same space hashed before had the same sha256.
 - ``failed``: a file became FAILED, on the day of the change.
 - ``deleted``: a file whose bytes had arrived was removed; a PENDING file removed by the table's TTL is
   ``expired``, by its owner ``abandoned`` (on the day of the removal).
@@ -166,15 +166,17 @@ def _day(aws_datetime: str | None) -> str | None:
 
 
 def _has_older_copy(table: Table, file: FileRecord) -> bool:
-    """Another HASHED file of the same space with this content, created before `file`: of two copies only the
-    younger can count, so none counts twice; a younger copy hashed before the older one is not counted."""
-    if file.sha256 is None:
+    """Another HASHED file of the same space with this content, hashed before `file` (ties by id): of n
+    copies exactly n - 1 count, whichever was uploaded first, hashed first or counted first."""
+    if file.sha256 is None or file.hashed_at is None:
         return False
     for item in table.query_by_sha256(file.sha256, DUPLICATE_LOOKUP_LIMIT, file.owner):
         other = FileRecord.from_item(item)
-        if (other.created_at, other.id) >= (file.created_at, file.id):
-            return False
-        if other.status is FileStatus.HASHED:
+        if (
+            other.status is FileStatus.HASHED
+            and other.hashed_at is not None
+            and (other.hashed_at, other.id) < (file.hashed_at, file.id)
+        ):
             return True
     return False
 

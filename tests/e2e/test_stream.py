@@ -51,7 +51,9 @@ def delivered(sink: Path) -> list[dict[str, Any]]:
     """Every record the function got, in the order it got them."""
     if not sink.exists():
         return []
-    return [record for line in sink.read_text().splitlines() for record in json.loads(line)["Records"]]
+    events = [json.loads(line) for line in sink.read_text().splitlines()]
+    # the function's daily schedule may fire during the test (its event has no Records)
+    return [record for event in events for record in event.get("Records", ())]
 
 
 def inserted(sink: Path) -> list[str]:

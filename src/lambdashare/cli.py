@@ -160,7 +160,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         local_timetables,
         template_path,
     )
-    from lambdashare.emulator.scheduler import Scheduler
+    from lambdashare.emulator.scheduler import schedule_event
     from lambdashare.emulator.schema_rules import SchemaRules
     from lambdashare.emulator.template import TemplateError, load_wiring
     from lambdashare.schema_export import appsync_sdl
@@ -186,7 +186,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        (timetable,) = local_timetables([schedule])
+        local_timetables([schedule])  # refuses what the emulator's scheduler would refuse
     except TemplateError as exc:
         print(f"lambdashare run-schedule: {exc}", file=sys.stderr)
         return 2
@@ -194,9 +194,8 @@ def run_schedule(args: argparse.Namespace) -> int:
     function = WorkerPoolFunction(
         spec.logical_id, spec.handler, environ=function_environ(spec, config), workers=1, timeout_s=spec.timeout_s
     )
-    scheduler = Scheduler([timetable], {spec.logical_id: function})
     try:
-        result = asyncio.run(scheduler.fire(schedule, datetime.now(UTC), retries=0))
+        result = asyncio.run(function.invoke(schedule_event(schedule, datetime.now(UTC), 1)))
     except LambdaError as exc:
         print(json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}))
         return 1

@@ -1,5 +1,5 @@
-"""The emulator's EventBridge Scheduler: the Input with Scheduler's context attributes, retries on a
-function error, firing at the expression's time on an injected clock (nothing sleeps)."""
+"""The emulator's EventBridge Scheduler: the Input with Scheduler's context attributes, handed over as an
+asynchronous invocation at the expression's time on an injected clock (nothing sleeps)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from lambdashare.emulator.lambda_runtime import LambdaError
 from lambdashare.emulator.runtime import AWS_ONLY_SCHEDULES, local_schedules
 from lambdashare.emulator.scheduler import ScheduleError, Scheduler, schedule_event, timetables
 from lambdashare.emulator.template import Schedule
@@ -28,22 +27,17 @@ ROLLUP = Schedule(
             "attempt": "<aws.scheduler.attempt-number>",
         }
     ),
-    max_retries=2,
 )
 
 
-class FakeFunction:
-    name = "AnalyticsFunction"
+class AsyncInvocations:
+    """What the scheduler hands to Lambda's asynchronous invocation: (function, event) pairs."""
 
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.events: list[Any] = []
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
 
-    async def invoke(self, event: Any) -> Any:
-        self.events.append(event)
-        if len(self.events) <= self.failures:
-            raise LambdaError("RuntimeError", "not yet")
-        return {"rolledUp": event.get("scheduledTime")}
+    async def __call__(self, function: str, event: Any) -> None:
+        self.events.append((function, event))
 
 
 class FakeClock:
@@ -74,37 +68,21 @@ def test_without_input_the_target_gets_an_empty_object() -> None:
     assert schedule_event(Schedule("F", "E", "rate(1 day)"), datetime.now(UTC), 1) == {}
 
 
-async def test_a_failing_invocation_is_retried_with_the_next_attempt_number() -> None:
-    # GIVEN a function that fails twice, and a schedule that allows two retries
-    function = FakeFunction(failures=2)
-    clock = FakeClock(datetime(2026, 11, 26, tzinfo=UTC))
-    scheduler = Scheduler([], {"AnalyticsFunction": function}, clock=clock, sleep=clock.sleep)
-    # WHEN it fires
-    result = await scheduler.fire(ROLLUP, datetime(2026, 11, 26, 0, 5, tzinfo=UTC))
-    # THEN the third attempt answered, and each attempt had its number and its own execution id
-    assert result == {"rolledUp": "2026-11-26T00:05:00Z"}
-    assert [e["attempt"] for e in function.events] == ["1", "2", "3"]
-    assert len({e["execution"] for e in function.events}) == 3
-    # AND WHEN the function keeps failing past the retries, the error is raised
-    with pytest.raises(LambdaError):
-        await Scheduler([], {"AnalyticsFunction": FakeFunction(failures=9)}, sleep=clock.sleep).fire(
-            ROLLUP, datetime(2026, 11, 26, 0, 5, tzinfo=UTC)
-        )
-
-
 async def test_it_fires_at_the_next_time_crossing_midnight_on_an_injected_clock() -> None:
     # GIVEN the daily rollup's schedule and a clock at 23:59 UTC
     clock = FakeClock(datetime(2026, 11, 25, 23, 59, tzinfo=UTC))
-    function = FakeFunction()
+    invoked = AsyncInvocations()
     (table,) = timetables([ROLLUP], datetime.fromtimestamp(clock(), UTC))
-    scheduler = Scheduler([table], {"AnalyticsFunction": function}, clock=clock, sleep=clock.sleep)
+    scheduler = Scheduler([table], invoked, clock=clock, sleep=clock.sleep)
     # WHEN it runs one round
     fired = await scheduler.run_once(table, datetime.fromtimestamp(clock(), UTC))
     # THEN it waited until 00:05 the next day (on the injected clock) and fired for that time
     assert fired == datetime(2026, 11, 26, 0, 5, tzinfo=UTC)
     assert clock() == fired.timestamp()
     assert all(seconds <= 60 for seconds in clock.slept)
-    assert [e["scheduledTime"] for e in function.events] == ["2026-11-26T00:05:00Z"]
+    assert [(f, e["scheduledTime"], e["attempt"]) for f, e in invoked.events] == [
+        ("AnalyticsFunction", "2026-11-26T00:05:00Z", "1")
+    ]
     # AND the next round is the day after
     assert await scheduler.run_once(table, fired) == datetime(2026, 11, 27, 0, 5, tzinfo=UTC)
 

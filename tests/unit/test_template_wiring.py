@@ -134,12 +134,7 @@ def test_the_stream_consumer_and_the_schedules_are_read_from_the_template() -> N
     schedules = {s.name: s for s in wiring.schedules}
     assert set(schedules) == {"AnalyticsFunction.DailyRollup", "ApiKeyRenewerFunction.Daily"}
     rollup = schedules["AnalyticsFunction.DailyRollup"]
-    assert (rollup.expression, rollup.timezone, rollup.enabled, rollup.max_retries) == (
-        "cron(5 0 * * ? *)",
-        "UTC",
-        True,
-        5,
-    )
+    assert (rollup.expression, rollup.timezone, rollup.enabled) == ("cron(5 0 * * ? *)", "UTC", True)
     assert rollup.input is not None and "<aws.scheduler.scheduled-time>" in rollup.input
     assert schedules["ApiKeyRenewerFunction.Daily"].input is None
 

@@ -1,4 +1,4 @@
-"""Asynchronous invocations (S3 notifications) delivered at least once, with Lambda's retries.
+"""Asynchronous invocations (S3 notifications, schedules) delivered at least once, with Lambda's retries.
 
 Every event is in the durable queue before the request that caused it is acknowledged; it leaves
 the queue when its handler returns, or is kept as a dead letter after the last attempt. Pending
@@ -46,6 +46,10 @@ class Dispatcher:
         if pending:
             logger.info("resuming %d queued invocations", len(pending))
         return len(pending)
+
+    async def invoke_async(self, function: str, event: dict[str, Any]) -> None:
+        """Invoke `function` asynchronously (as EventBridge Scheduler does): queued durably, then delivered."""
+        self._start(await run_in_threadpool(self._queue.put, function, event))
 
     def stage(self, functions: Iterable[str], event: dict[str, Any], awaits_key: str) -> list[int]:
         """Persist `event` for `functions`, not delivered until `release` (blocking: call it in a thread)."""

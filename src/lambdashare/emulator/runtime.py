@@ -178,7 +178,7 @@ class Runtime:
             StreamPoller(mapping, self.functions[mapping.function], self.stream)
             for mapping in self.wiring.stream_mappings
         ]
-        self.scheduler = Scheduler(local_timetables(schedules), self.functions)
+        self.scheduler = Scheduler(local_timetables(schedules), self.dispatcher.invoke_async)
         # DynamoDB's TTL and S3's lifecycle rule for incomplete multipart uploads, locally
         self._settle_staged = settle_staged_events(self.dispatcher, self.blobs)
         sweeps = {

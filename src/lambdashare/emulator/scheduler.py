@@ -1,9 +1,11 @@
 """EventBridge Scheduler for the local emulator: each `ScheduleV2` event of the template fires its function.
 
 A schedule fires at its expression's times (see `schedule_expression`), in its time zone, with its
-`Input` and Scheduler's context attributes substituted, and is retried on a function error as its
-`RetryPolicy` says. Not responsible for running handlers (`lambda_runtime` does) nor for catching up:
-like Scheduler, a time missed while the emulator was stopped does not fire later.
+`Input` and Scheduler's context attributes substituted. Scheduler invokes a Lambda target asynchronously,
+so the event goes to the emulator's durable queue of asynchronous invocations (`dispatcher`), which retries a
+function error as Lambda does (two retries, then a dead letter); `RetryPolicy` covers Scheduler's failures
+to hand the event over, which a local queue write does not have. Not responsible for running handlers nor
+for catching up: like Scheduler, a time missed while the emulator was stopped does not fire later.
 Spec: https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html
 """
 
@@ -15,19 +17,17 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from lambdashare.emulator.lambda_runtime import REGION_ACCOUNT, LambdaError
+from lambdashare.emulator.lambda_runtime import REGION_ACCOUNT
 from lambdashare.emulator.schedule_expression import Expression, ScheduleExpressionError, parse
 from lambdashare.emulator.template import Schedule
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between retries of a failed invocation (Scheduler backs off over up to 24 h; locally, briefly).
-RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
 #: The longest one sleep lasts, so a changed clock (a suspended machine) is noticed.
 MAX_SLEEP_S = 60.0
 #: What Scheduler sends a Lambda target whose schedule has no Input (its "default notification"; an
@@ -35,10 +35,8 @@ MAX_SLEEP_S = 60.0
 DEFAULT_EVENT: dict[str, Any] = {}
 
 
-class Function(Protocol):
-    name: str
-
-    async def invoke(self, event: Any) -> Any: ...
+#: Hands an event to a function (by logical id) as an asynchronous invocation.
+InvokeAsync = Callable[[str, Any], Awaitable[None]]
 
 
 class ScheduleError(Exception):
@@ -93,39 +91,19 @@ class Scheduler:
     def __init__(
         self,
         tables: Sequence[Timetable],
-        functions: Mapping[str, Function],
+        invoke_async: InvokeAsync,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
     ) -> None:
         self._tables = [t for t in tables if t.schedule.enabled]
-        self._functions = functions
+        self._invoke_async = invoke_async
         self._clock = clock
         self._sleep = sleep
-        self._retry_delays_s = retry_delays_s
         self._tasks: list[asyncio.Task[None]] = []
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
-
-    async def fire(self, schedule: Schedule, instant: datetime, *, retries: int | None = None) -> Any:
-        """Invoke the schedule's function for its time `instant`, retrying a function error up to
-        `retries` times (default: the schedule's RetryPolicy); the last error is raised."""
-        function = self._functions[schedule.function]
-        retries = schedule.max_retries if retries is None else retries
-        attempt = 1
-        while True:
-            try:
-                return await function.invoke(schedule_event(schedule, instant, attempt))
-            except LambdaError as exc:
-                logger.warning(
-                    "the schedule %s failed (attempt %d): %s: %s", schedule.name, attempt, exc.error_type, exc.message
-                )
-                if attempt > retries:
-                    raise
-                await self._sleep(self._retry_delays_s[min(attempt, len(self._retry_delays_s)) - 1])
-                attempt += 1
 
     async def run_once(self, table: Timetable, after: datetime) -> datetime | None:
         """Wait for the next time after `after` and fire it; returns that time (None: it never fires again)."""
@@ -134,10 +112,7 @@ class Scheduler:
             return None
         while (left := (due - self._now()).total_seconds()) > 0:
             await self._sleep(min(left, MAX_SLEEP_S))
-        try:
-            await self.fire(table.schedule, due)
-        except LambdaError:
-            logger.error("the schedule %s gave up on %s after its retries", table.schedule.name, scheduled_time(due))
+        await self._invoke_async(table.schedule.function, schedule_event(table.schedule, due, 1))
         return due
 
     async def _run(self, table: Timetable) -> None:

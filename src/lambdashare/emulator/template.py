@@ -104,8 +104,6 @@ class Schedule:
     enabled: bool = True
     #: the target's Input (JSON text with context attributes), or None for Scheduler's default event
     input: str | None = None
-    #: RetryPolicy.MaximumRetryAttempts; Scheduler's default is 185
-    max_retries: int = 185
 
     @property
     def name(self) -> str:
@@ -248,7 +246,6 @@ def _schedule(function: str, event: str, props: dict[str, Any], parameters: dict
     if expression is None:
         raise TemplateError(f"{function}.{event}: ScheduleExpression must be a literal or a parameter with a default")
     timezone = _literal(props.get("ScheduleExpressionTimezone", "UTC"), parameters) or "UTC"
-    retries = _literal((props.get("RetryPolicy") or {}).get("MaximumRetryAttempts", 185), parameters)
     raw_input = props.get("Input")
     return Schedule(
         function=function,
@@ -257,7 +254,6 @@ def _schedule(function: str, event: str, props: dict[str, Any], parameters: dict
         timezone=timezone,
         enabled=str(props.get("State", "ENABLED")) != "DISABLED",
         input=_literal(raw_input, parameters) if raw_input is not None else None,
-        max_retries=int(retries or 185),
     )
 
 

@@ -54,6 +54,16 @@ class SqliteEventQueue:
         #: Staged records whose request is still running in this process: `settle` leaves them alone.
         self._held: set[int] = set()
 
+    def put(self, function: str, event: dict[str, Any]) -> Invocation:
+        """Write `event` for `function`, ready to deliver."""
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO invocations (function, event, enqueued_at) VALUES (?, ?, ?)",
+                (function, json.dumps(event), time.time()),
+            )
+        assert cur.lastrowid is not None
+        return Invocation(cur.lastrowid, function, event, 0)
+
     def stage(self, functions: Iterable[str], event: dict[str, Any], awaits_key: str) -> list[int]:
         """Write `event` for each function, held until its object at `awaits_key` is published or not."""
         body, now = json.dumps(event), time.time()

@@ -29,6 +29,8 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 #: A counted record's marker outlives the stream's 24 h retention: no redelivery can come after it is gone.
 MARKER_LIFETIME_S = 25 * 3600
 ROLLUP_JOB = "rollup"
+#: Days before yesterday each rollup run rolls up again.
+REROLLED_DAYS = 2
 
 
 class UnknownEventError(ValueError):
@@ -65,7 +67,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
 
 def roll_up_yesterday(event: dict[str, Any]) -> dict[str, Any]:
     """Roll up the UTC day before the schedule's `scheduledTime` (not the clock's: a retried or late run
-    still rolls up the day it was meant for)."""
+    still rolls up the day it was meant for), and again the `REROLLED_DAYS` before it, so records counted
+    late (stream lag, retries) and a run that failed are caught up (a rollup is idempotent)."""
     try:
         scheduled = datetime.fromisoformat(str(event["scheduledTime"]))
     except (KeyError, ValueError) as exc:
@@ -73,7 +76,10 @@ def roll_up_yesterday(event: dict[str, Any]) -> dict[str, Any]:
     if scheduled.tzinfo is None:
         raise UnknownEventError(f"The rollup event's scheduledTime {event['scheduledTime']!r} has no time zone.")
     day = scheduled.astimezone(UTC).date() - timedelta(days=1)
-    summary = rollup(stats_store_from_env(), day, ports_from_env().settings.stats_retention_days)
+    retention_days = ports_from_env().settings.stats_retention_days
+    for back in range(REROLLED_DAYS, 0, -1):
+        rollup(stats_store_from_env(), day - timedelta(days=back), retention_days)
+    summary = rollup(stats_store_from_env(), day, retention_days)
     logger.info("day rolled up", extra={"summary": summary})
     for name, unit in (
         ("uploads", MetricUnit.Count),

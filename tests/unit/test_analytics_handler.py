@@ -109,6 +109,20 @@ def test_the_rollup_event_rolls_up_the_day_before_its_scheduled_time(analytics: 
     assert date.fromisoformat(summary["date"]) == T0.date()
 
 
+def test_a_later_rollup_catches_up_with_records_counted_after_their_days_rollup(
+    analytics: ModuleType, tmp_path: Path
+) -> None:
+    # GIVEN 03-01 rolled up at 00:05 on 03-02 before its upload was counted (stream lag)
+    analytics.handler({"job": "rollup", "scheduledTime": "2025-03-02T00:05:00Z"}, context())
+    assert SqliteStatsStore(tmp_path).summaries(["2025-03-01"])["2025-03-01"]["uploads"] == 0
+    analytics.handler({"Records": upload_and_hash_records()[:1]}, context())
+    # WHEN the schedule fires the next day
+    analytics.handler({"job": "rollup", "scheduledTime": "2025-03-03T00:05:00Z"}, context())
+    # THEN 03-01's summary counts the late upload, and 03-02 is summarised too
+    summaries = SqliteStatsStore(tmp_path).summaries(["2025-03-01", "2025-03-02"])
+    assert (summaries["2025-03-01"]["uploads"], summaries["2025-03-02"]["uploads"]) == (1, 0)
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [

@@ -332,10 +332,14 @@ def test_a_transaction_conflict_is_retried_and_a_counted_record_refused() -> Non
 
     increments = {("2025-01-01", "#all"): {"uploads": 1}}
     with Stubber(client) as stubber:
-        stubber.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict", "None"))
+        # the day is registered once, before its first counters, outside the transactions
+        stubber.add_response(
+            "put_item", {}, {"TableName": "stats", "Item": {"day": {"S": "#days"}, "space": {"S": "2025-01-01"}}}
+        )
+        stubber.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict"))
         stubber.add_response("transact_write_items", {})
-        stubber.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None", "None"))
-        stubber.add_client_error("transact_write_items", **cancelled("None", "ValidationError", "None"))
+        stubber.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
+        stubber.add_client_error("transact_write_items", **cancelled("None", "ValidationError"))
         # WHEN the record is added, then added again, then a broken one
         first = store.add_once("e1", increments, marker_expires=2000)
         again = store.add_once("e1", increments, marker_expires=2000)

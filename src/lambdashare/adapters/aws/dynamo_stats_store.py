@@ -12,8 +12,10 @@ owner id, the sort key of counters, is ``#summary``):
 - the days that hold anything: ``day`` = ``#days``, ``space`` = the day, so pruning queries one
   partition rather than scanning the table.
 
-A stream record's marker, its counters and its days go in one TransactWriteItems: the marker's
-condition (absent, or expired) failing cancels the whole transaction, and means "counted already".
+A stream record's marker and its counters go in one TransactWriteItems: the marker's condition (absent, or
+expired) failing cancels the whole transaction, and means "counted already". A day is registered in ``#days``
+before its first counters, once per process (an idempotent Put outside the transaction, so concurrent
+records do not all write that one item).
 """
 
 from __future__ import annotations
@@ -95,8 +97,13 @@ class DynamoStatsStore:
         self.table_name = table_name
         self._client = client or new_client(region=region, endpoint_url=endpoint_url)
         self._clock = clock
+        #: Days this process has registered in ``#days`` already.
+        self._registered: set[str] = set()
 
     def add_once(self, event_id: str, increments: Increments, *, marker_expires: int) -> bool:
+        for day in sorted({day for day, _ in increments} - self._registered):
+            self._client.put_item(TableName=self.table_name, Item=_key(DAYS, day))
+            self._registered.add(day)
         actions = self._add_actions(event_id, increments, marker_expires)
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
@@ -143,8 +150,6 @@ class DynamoStatsStore:
                     }
                 }
             )
-        for day in sorted({day for day, _ in increments}):
-            actions.append({"Put": {"TableName": self.table_name, "Item": _key(DAYS, day)}})
         if len(actions) > MAX_TRANSACTION:
             raise ValueError(f"Stream record {event_id} adds to more items than one transaction may write.")
         return actions

@@ -226,10 +226,13 @@ async def test_without_bisect_the_whole_batch_is_retried_then_sent_to_the_destin
 
 
 async def test_records_older_than_the_maximum_age_are_skipped(table: SqliteTable, stream: SqliteStream) -> None:
-    # GIVEN records read two hours after they were written, by a mapping that delivers records up to an hour old
+    # GIVEN records read two hours after they were written while the emulator ran, by a mapping that
+    # delivers records up to an hour old
     put(table, 3)
+    now = [time.time()]
     function = FakeFunction()
-    p = poller(stream, function, replace(SPEC, max_record_age_s=3600), clock=lambda: time.time() + 7200)
+    p = poller(stream, function, replace(SPEC, max_record_age_s=3600), clock=lambda: now[0])
+    now[0] += 7200
     # WHEN the stream is drained
     await drain(p)
     # THEN the function got none, and the destination got their descriptions
@@ -238,6 +241,18 @@ async def test_records_older_than_the_maximum_age_are_skipped(table: SqliteTable
     assert [m["requestContext"]["condition"] for m in messages] == ["RecordAgeExceeded", "RecordAgeExceeded"]
     assert sum(m["DDBStreamBatchInfo"]["batchSize"] for m in messages) == 3
     assert all("functionError" not in m["responseContext"] for m in messages)
+
+
+async def test_records_do_not_age_while_the_emulator_is_stopped(table: SqliteTable, stream: SqliteStream) -> None:
+    # GIVEN records written two days before the emulator started again (a machine switched off)
+    ids = put(table, 3)
+    function = FakeFunction()
+    p = poller(stream, function, replace(SPEC, max_record_age_s=3600), clock=lambda: time.time() + 2 * 86400)
+    # WHEN the stream is drained
+    await drain(p)
+    # THEN every record is delivered: only time the emulator ran counts
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for b in function.events for r in b["Records"]] == ids
+    assert stream.failures(SPEC.name) == []
 
 
 async def test_a_crash_during_delivery_redelivers_and_a_clean_stop_finishes_the_batch(

@@ -14,6 +14,7 @@ import pytest
 
 from lambdashare.adapters.local.event_queue import SqliteEventQueue
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
+from lambdashare.adapters.local.sqlite_stream import SqliteStream
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.domain.errors import BlobNotFoundError, NoSuchUpload, ValidationError
 from lambdashare.domain.files import expiry, object_key, request_upload
@@ -22,7 +23,15 @@ from lambdashare.domain.model import FileRecord, FileStatus, aws_datetime
 from lambdashare.domain.multipart import MIN_PART, resume_upload
 from lambdashare.emulator.dispatcher import Dispatcher
 from lambdashare.emulator.runtime import TEMPLATE_PATH
-from lambdashare.emulator.sweeper import BATCH, Sweeper, abort_stale_multipart, expire_pending, settle_staged_events
+from lambdashare.emulator.sweeper import (
+    BATCH,
+    FAILURE_RETENTION_S,
+    Sweeper,
+    abort_stale_multipart,
+    expire_pending,
+    settle_staged_events,
+    trim_stream,
+)
 from lambdashare.emulator.template import multipart_abort_after_s
 
 NOW = 1_800_000_000
@@ -236,3 +245,17 @@ def test_resuming_an_upload_moves_its_expiry_past_the_new_urls(table: SqliteTabl
     assert before + 900 + 3600 <= item["ttl"] <= after + 900 + 3600
     assert expire_pending(table, blobs, clock=lambda: after + 900)() == 0
     assert table.get_item(file_id) is not None
+
+
+def test_the_on_failure_destination_keeps_messages_as_long_as_the_failure_queue(tmp_path: Path) -> None:
+    # GIVEN a message the stream mapping sent to its on-failure destination
+    stream = SqliteStream(tmp_path)
+    stream.put_failure("AnalyticsFunction.TableStream", {"requestContext": {"condition": "RetryAttemptsExhausted"}})
+    sent = time.time()
+    # WHEN the sweep runs within the queue's retention, and after it
+    assert trim_stream(stream, [], clock=lambda: sent + FAILURE_RETENTION_S - 60)() == 0
+    kept = stream.failures("AnalyticsFunction.TableStream")
+    removed = trim_stream(stream, [], clock=lambda: sent + FAILURE_RETENTION_S + 60)()
+    # THEN it is kept 14 days, as SQS keeps it, and then goes
+    assert len(kept) == 1 and removed == 1
+    assert stream.failures("AnalyticsFunction.TableStream") == []

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -35,13 +34,13 @@ from lambdashare.emulator.pool_settings import load_pool_settings
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.scheduler import ScheduleError, Scheduler, Timetable, timetables
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.stream_mapping import STREAM_RETENTION_S, StreamPoller
+from lambdashare.emulator.stream_mapping import StreamPoller
 from lambdashare.emulator.sweeper import (
-    Sweep,
     Sweeper,
     abort_stale_multipart,
     expire_pending,
     settle_staged_events,
+    trim_stream,
 )
 from lambdashare.emulator.template import (
     TEMPLATE_FILE,
@@ -100,15 +99,6 @@ def function_environ(spec: FunctionSpec, config: EmulatorConfig) -> dict[str, st
     local endpoints."""
     given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
     return {**spec.environment, **given, **config.function_environ()}
-
-
-def trim_stream(stream: SqliteStream, mappings: Collection[str], clock: Callable[[], float] = time.time) -> Sweep:
-    """Stream records every mapping has passed go once DynamoDB would have dropped them (24 h)."""
-
-    def sweep() -> int:
-        return stream.trim(mappings, clock() - STREAM_RETENTION_S)
-
-    return sweep
 
 
 def load_resolver_code(wiring: Wiring) -> dict[str, ResolverCode]:

@@ -96,6 +96,9 @@ class StreamPoller:
         self._function = function
         self._stream = stream
         self._clock = clock
+        #: Records age only while the emulator runs: a machine switched off for a weekend is not a stream
+        #: nobody read for 24 h (on AWS the stream and its mapping never stop).
+        self._running_since = clock()
         self._poll_interval_s = poll_interval_s
         self._retry_delays_s = retry_delays_s
         self._position: int | None = None
@@ -147,7 +150,7 @@ class StreamPoller:
         max_age_s = STREAM_RETENTION_S if limit < 0 else min(limit, STREAM_RETENTION_S)
         now = self._clock()
         count = 0
-        while count < len(batch) and now - batch[count].created_at > max_age_s:
+        while count < len(batch) and now - max(batch[count].created_at, self._running_since) > max_age_s:
             count += 1
         return count
 
@@ -185,6 +188,8 @@ class StreamPoller:
             if self._stopping.is_set():
                 return  # the failed records stay after the checkpoint, for the next run
             await self._pause(self._retry_delays_s[min(retries, len(self._retry_delays_s)) - 1])
+            if self._stopping.is_set():
+                return
             batches.appendleft(rest)
 
     async def _invoke(self, batch: list[StreamRecord]) -> tuple[int | None, bool]:

@@ -13,19 +13,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from starlette.concurrency import run_in_threadpool
 
 from lambdashare.adapters.local.file_blob_store import FileBlobStore
+from lambdashare.adapters.local.sqlite_stream import SqliteStream
 from lambdashare.adapters.local.sqlite_table import SqliteTable
 from lambdashare.domain.errors import NoSuchUpload
 from lambdashare.emulator.dispatcher import Dispatcher
+from lambdashare.emulator.stream_mapping import STREAM_RETENTION_S
 
 logger = logging.getLogger(__name__)
 
 #: One pass of a sweep; returns how many things it removed.
 Sweep = Callable[[], int]
+#: How long the failure queue keeps a message (template.yaml: MessageRetentionPeriod, SQS's maximum).
+FAILURE_RETENTION_S = 14 * 86400
 #: Items deleted per table statement, so a large backlog never holds the table's lock for long.
 BATCH = 100
 
@@ -58,6 +62,17 @@ def abort_stale_multipart(blobs: FileBlobStore, older_than_s: float) -> Sweep:
         for upload_id in aborted:
             logger.info("aborted an incomplete multipart upload: %s", upload_id)
         return len(aborted)
+
+    return sweep
+
+
+def trim_stream(stream: SqliteStream, mappings: Collection[str], clock: Callable[[], float] = time.time) -> Sweep:
+    """Stream records every mapping has passed go once DynamoDB would have dropped them (24 h), and the
+    on-failure destination's messages once the failure queue would have (14 days, as template.yaml says)."""
+
+    def sweep() -> int:
+        now = clock()
+        return stream.trim(mappings, now - STREAM_RETENTION_S) + stream.trim_failures(now - FAILURE_RETENTION_S)
 
     return sweep
 

@@ -205,6 +205,11 @@ class SqliteStream:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
+    def trim_failures(self, before: float) -> int:
+        """Delete the on-failure messages sent before `before`."""
+        with self._lock:
+            return self._conn.execute("DELETE FROM stream_failures WHERE sent_at < ?", (before,)).rowcount
+
     def trim(self, mappings: Collection[str], before: float) -> int:
         """Delete the records written before `before` that every one of `mappings` has passed."""
         with self._lock:

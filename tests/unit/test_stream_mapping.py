@@ -23,7 +23,7 @@ from lambdashare.emulator.template import StreamMapping
 
 SPEC = StreamMapping(
     function="AnalyticsFunction",
-    event="TableStream",
+    event="AnalyticsTableStream",
     batch_size=2,
     report_item_failures=True,
     max_retries=2,

@@ -250,12 +250,14 @@ def test_resuming_an_upload_moves_its_expiry_past_the_new_urls(table: SqliteTabl
 def test_the_on_failure_destination_keeps_messages_as_long_as_the_failure_queue(tmp_path: Path) -> None:
     # GIVEN a message the stream mapping sent to its on-failure destination
     stream = SqliteStream(tmp_path)
-    stream.put_failure("AnalyticsFunction.TableStream", {"requestContext": {"condition": "RetryAttemptsExhausted"}})
+    stream.put_failure(
+        "AnalyticsFunction.AnalyticsTableStream", {"requestContext": {"condition": "RetryAttemptsExhausted"}}
+    )
     sent = time.time()
     # WHEN the sweep runs within the queue's retention, and after it
     assert trim_stream(stream, [], clock=lambda: sent + FAILURE_RETENTION_S - 60)() == 0
-    kept = stream.failures("AnalyticsFunction.TableStream")
+    kept = stream.failures("AnalyticsFunction.AnalyticsTableStream")
     removed = trim_stream(stream, [], clock=lambda: sent + FAILURE_RETENTION_S + 60)()
     # THEN it is kept 14 days, as SQS keeps it, and then goes
     assert len(kept) == 1 and removed == 1
-    assert stream.failures("AnalyticsFunction.TableStream") == []
+    assert stream.failures("AnalyticsFunction.AnalyticsTableStream") == []

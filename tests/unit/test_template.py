@@ -601,8 +601,12 @@ def test_the_analytics_function_counts_the_stream_with_partial_failures_and_roll
     variables = resources["AnalyticsFunction"]["Properties"]["Environment"]["Variables"]
     assert variables[STATS_RETENTION_DAYS_ENV] == {"Ref": "StatsRetentionDays"}
     assert _template()["Parameters"]["StatsRetentionDays"]["Default"] == DEFAULT_STATS_RETENTION_DAYS
-    # AND its data access is: the duplicates lookup on FilesTable's bySha256 index, and StatsTable
+    # AND its data access is: the duplicates lookup on FilesTable's bySha256 index, StatsTable, and reading
+    # FilesTable's stream only (not SAM's AWSLambdaDynamoDBExecutionRole, which reads every stream)
     role = resources[resources["AnalyticsFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]]
+    assert not role["Properties"].get("ManagedPolicyArns", []) or all(
+        "DynamoDB" not in str(arn) for arn in role["Properties"]["ManagedPolicyArns"]
+    )
     access = {
         str(s["Resource"]): sorted(_as_list(s["Action"]))
         for s in _statements(role)
@@ -616,4 +620,10 @@ def test_the_analytics_function_counts_the_stream_with_partial_failures_and_roll
             "dynamodb:Query",
             "dynamodb:UpdateItem",
         ],
+        str({"Fn::GetAtt": ["FilesTable", "StreamArn"]}): [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+        ],
+        "*": ["dynamodb:ListStreams"],
     }

@@ -120,7 +120,7 @@ def test_the_stream_consumer_and_the_schedules_are_read_from_the_template() -> N
     (mapping,) = wiring.stream_mappings
     assert mapping == StreamMapping(
         function="AnalyticsFunction",
-        event="TableStream",
+        event="AnalyticsTableStream",
         batch_size=100,
         batching_window_s=1.0,
         starting_position="TRIM_HORIZON",
@@ -142,9 +142,13 @@ def test_the_stream_consumer_and_the_schedules_are_read_from_the_template() -> N
 def test_a_stream_other_than_the_file_tables_is_refused(tmp_path: Path) -> None:
     # GIVEN a template whose stream event reads another table's stream
     broken = tmp_path / "template.yaml"
-    broken.write_text(TEMPLATE.replace("Stream: !GetAtt FilesTable.StreamArn", "Stream: !GetAtt StatsTable.StreamArn"))
+    broken.write_text(
+        TEMPLATE.replace("EventSourceArn: !GetAtt FilesTable.StreamArn", "EventSourceArn: !GetAtt StatsTable.StreamArn")
+    )
     # WHEN it is read THEN the error names the event and the stream the emulator has
-    with pytest.raises(TemplateError, match=r"AnalyticsFunction\.TableStream: the emulator streams only the file"):
+    with pytest.raises(
+        TemplateError, match=r"AnalyticsFunction\.AnalyticsTableStream: the emulator streams only the file"
+    ):
         load_wiring(broken, RULES)
 
 

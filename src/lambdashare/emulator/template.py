@@ -241,6 +241,14 @@ def _stream_mapping(function: str, event: str, props: dict[str, Any], parameters
     )
 
 
+def _check_stream(name: str, stream: Any, files_table: str | None) -> None:
+    if not (isinstance(stream, dict) and stream.get("Fn::GetAtt") == [files_table, "StreamArn"]):
+        raise TemplateError(
+            f"{name}: the emulator streams only the file table "
+            f"(!GetAtt {files_table}.StreamArn, the table of LAMBDASHARE_TABLE)"
+        )
+
+
 def _schedule(function: str, event: str, props: dict[str, Any], parameters: dict[str, Any]) -> Schedule:
     expression = _literal(props.get("ScheduleExpression"), parameters)
     if expression is None:
@@ -285,15 +293,19 @@ def load_wiring(path: Path, rules: SchemaRules) -> Wiring:
             if event.get("Type") == "S3":
                 notified.append(logical_id)
             elif event.get("Type") == "DynamoDB":
-                stream = event_props.get("Stream")
-                if not (isinstance(stream, dict) and stream.get("Fn::GetAtt") == [files_table, "StreamArn"]):
-                    raise TemplateError(
-                        f"{logical_id}.{event_name}: the emulator streams only the file table "
-                        f"(!GetAtt {files_table}.StreamArn, the table of LAMBDASHARE_TABLE)"
-                    )
+                _check_stream(f"{logical_id}.{event_name}", event_props.get("Stream"), files_table)
                 mappings.append(_stream_mapping(logical_id, event_name, event_props, parameters))
             elif event.get("Type") == "ScheduleV2":
                 schedules.append(_schedule(logical_id, event_name, event_props, parameters))
+
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::Lambda::EventSourceMapping":  # as a resource rather than a SAM event
+            props = resource.get("Properties") or {}
+            function = _target(props.get("FunctionName"))
+            if function is None or function not in functions:
+                raise TemplateError(f"{logical_id}: FunctionName must name a function of the template")
+            _check_stream(f"{function}.{logical_id}", props.get("EventSourceArn"), files_table)
+            mappings.append(_stream_mapping(function, logical_id, props, parameters))
 
     data_sources: dict[str, FieldSource] = {}
     for logical_id, resource in resources.items():

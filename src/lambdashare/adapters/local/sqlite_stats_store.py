@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from lambdashare.adapters.local._sqlite import connect
+from lambdashare.adapters.local._sqlite import connect, transaction
 from lambdashare.ports.stats_store import Increments
 
 _SCHEMA = """
@@ -45,28 +45,22 @@ class SqliteStatsStore:
         self._clock = clock
 
     def add_once(self, event_id: str, increments: Increments, *, marker_expires: int) -> bool:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                # an expired marker is forgotten, as DynamoDB's condition on the marker's ttl has it
-                self._conn.execute("DELETE FROM stats_markers WHERE expires < ?", (int(self._clock()),))
-                inserted = self._conn.execute(
-                    "INSERT OR IGNORE INTO stats_markers (event_id, expires) VALUES (?, ?)", (event_id, marker_expires)
-                ).rowcount
-                if inserted:
-                    self._conn.executemany(
-                        "INSERT INTO stats_counters (day, space, name, value) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (day, space, name) DO UPDATE SET value = value + excluded.value",
-                        [
-                            (day, space, name, amount)
-                            for (day, space), counters in increments.items()
-                            for name, amount in counters.items()
-                        ],
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with transaction(self._conn, self._lock) as conn:
+            # an expired marker is forgotten, as DynamoDB's condition on the marker's ttl has it
+            conn.execute("DELETE FROM stats_markers WHERE expires < ?", (int(self._clock()),))
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO stats_markers (event_id, expires) VALUES (?, ?)", (event_id, marker_expires)
+            ).rowcount
+            if inserted:
+                conn.executemany(
+                    "INSERT INTO stats_counters (day, space, name, value) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (day, space, name) DO UPDATE SET value = value + excluded.value",
+                    [
+                        (day, space, name, amount)
+                        for (day, space), counters in increments.items()
+                        for name, amount in counters.items()
+                    ],
+                )
         return bool(inserted)
 
     def counters(self, space: str, days: Collection[str]) -> dict[str, dict[str, int]]:
@@ -106,16 +100,10 @@ class SqliteStatsStore:
 
     def prune_before(self, day: str) -> int:
         """Counters go by (day, space): one DynamoDB item each, so both stores count alike."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                (items,) = self._conn.execute(
-                    "SELECT count(*) FROM (SELECT DISTINCT day, space FROM stats_counters WHERE day < ?)", (day,)
-                ).fetchone()
-                self._conn.execute("DELETE FROM stats_counters WHERE day < ?", (day,))
-                items += self._conn.execute("DELETE FROM stats_summaries WHERE day < ?", (day,)).rowcount
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with transaction(self._conn, self._lock) as conn:
+            (items,) = conn.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT day, space FROM stats_counters WHERE day < ?)", (day,)
+            ).fetchone()
+            conn.execute("DELETE FROM stats_counters WHERE day < ?", (day,))
+            items += conn.execute("DELETE FROM stats_summaries WHERE day < ?", (day,)).rowcount
         return int(items)

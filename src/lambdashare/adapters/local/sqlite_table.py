@@ -11,13 +11,13 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from lambdashare.adapters.local import sqlite_stream
-from lambdashare.adapters.local._sqlite import connect
+from lambdashare.adapters.local._sqlite import connect, transaction
 from lambdashare.domain.errors import ConditionFailedError, ItemExistsError
 from lambdashare.ports.table import ANY_OWNER, AnyOwner, Cursor
 
@@ -56,16 +56,8 @@ class SqliteTable:
         self._clock = clock
         self.stream_arn = sqlite_stream.stream_arn(self._conn, table_name, region)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._conn, self._lock)
 
     def _record(
         self,

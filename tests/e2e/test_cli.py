@@ -300,25 +300,32 @@ def test_a_download_whose_bytes_do_not_match_the_digests_is_not_kept(cli: Cli) -
     assert sorted(p.name for p in cli.cwd.iterdir()) == ["rotting.bin"]
 
 
-def test_watch_prints_an_event_another_process_caused(cli: Cli) -> None:
-    # GIVEN a signed-in user watching their files
-    cli.sign_up_and_login("carol")
+def subscribed_watcher(cli: Cli, *args: str) -> subprocess.Popen[str]:
+    """`lambdashare watch ARGS` running in the background, once the emulator counts its subscription."""
     before = httpx.get(f"{cli.emulator.url}/healthz").json()["subscribers"]
     watcher = subprocess.Popen(
-        cli.command("watch", "--profile", "carol", "--json", "--count", "1"),
+        cli.command("watch", *args),
         cwd=cli.cwd,
         env=cli.env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{cli.emulator.url}/healthz").json()["subscribers"] <= before:
-            assert watcher.poll() is None, watcher.stderr.read() if watcher.stderr else ""
-            assert time.monotonic() < deadline, "watch never subscribed"
-            time.sleep(0.05)
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{cli.emulator.url}/healthz").json()["subscribers"] <= before:
+        if watcher.poll() is not None or time.monotonic() > deadline:
+            watcher.kill()
+            _, err = watcher.communicate()
+            raise AssertionError(f"watch never subscribed: {err}")
+        time.sleep(0.05)
+    return watcher
 
+
+def test_watch_prints_an_event_another_process_caused(cli: Cli) -> None:
+    # GIVEN a signed-in user watching their files
+    cli.sign_up_and_login("carol")
+    watcher = subscribed_watcher(cli, "--profile", "carol", "--json", "--count", "1")
+    try:
         # WHEN another process uploads a file as that user
         cli.write("watched.txt", b"watch me\n")
         (uploaded,) = json_lines(cli.ok("upload", "--profile", "carol", "--json", "watched.txt"))
@@ -339,22 +346,8 @@ def test_watch_with_an_api_key_follows_a_named_file(cli: Cli) -> None:
     body = b"followed by id\n"
     ticket = request_upload(cli.emulator, name="followed.txt", size=len(body))
     file_id = ticket["file"]["id"]
-    before = httpx.get(f"{cli.emulator.url}/healthz").json()["subscribers"]
-    watcher = subprocess.Popen(
-        cli.command("watch", file_id, "--count", "1", "--no-progress"),
-        cwd=cli.cwd,
-        env=cli.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    watcher = subscribed_watcher(cli, file_id, "--count", "1", "--no-progress")
     try:
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{cli.emulator.url}/healthz").json()["subscribers"] <= before:
-            assert watcher.poll() is None, watcher.stderr.read() if watcher.stderr else ""
-            assert time.monotonic() < deadline, "watch never subscribed"
-            time.sleep(0.05)
-
         # WHEN that client sends the bytes
         assert send_bytes(ticket, body).status_code == 200
 

@@ -1,5 +1,4 @@
-// lambdashare web app: vanilla JS, no build step. User data only ever goes into textContent.
-"use strict";
+// lambdashare web app, an ES module bundled by esbuild (web/build.mjs). User data only ever goes into textContent.
 
 const KEY_STORAGE = "lambdashare.apiKey";
 // With the API key a file id is the capability: nothing lists the anonymous space, so this browser

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, WebSocketRoute
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, WebSocketRoute
 
 from tests.e2e.conftest import emulator  # noqa: F401  (the shared emulator fixture)
 
@@ -69,6 +69,20 @@ class PageProblems:
     def __init__(self) -> None:
         self.errors: list[str] = []
         self.blocked: list[str] = []
+        self.expected_refusals: set[str] = set()
+
+    def expect_refusal(self, path: str) -> None:
+        """A test that provokes an HTTP error on purpose (a wrong password, an oversize upload) names the
+        path: the browser's own "Failed to load resource" line for it is then not counted."""
+        self.expected_refusals.add(path)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type not in ("error", "assert"):
+            return
+        url = urlsplit(str(message.location.get("url", "")))
+        if message.text.startswith("Failed to load resource") and url.path in self.expected_refusals:
+            return
+        self.errors.append(f"console.{message.type}: {message.text} ({message.location})")
 
     def watch(self, context: BrowserContext) -> BrowserContext:
         context.route("**/*", self._route)
@@ -80,14 +94,7 @@ class PageProblems:
 
     def _watch_page(self, page: Page) -> None:
         page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        page.on(
-            "console",
-            lambda message: (
-                self.errors.append(f"console.{message.type}: {message.text} ({message.location})")
-                if message.type in ("error", "assert")
-                else None
-            ),
-        )
+        page.on("console", self._console)
 
     def _route(self, route: Route) -> None:
         url = urlsplit(route.request.url)

@@ -71,16 +71,17 @@ class PageProblems:
         self.blocked: list[str] = []
         self.expected_refusals: set[str] = set()
 
-    def expect_refusal(self, path: str) -> None:
-        """A test that provokes an HTTP error on purpose (a wrong password, an oversize upload) names the
-        path: the browser's own "Failed to load resource" line for it is then not counted."""
-        self.expected_refusals.add(path)
+    def expect_refusal(self, path_prefix: str) -> None:
+        """A test that provokes a failed request on purpose (a wrong password, a dropped upload) names where:
+        the browser's own "Failed to load resource" line for a path under it is then not counted."""
+        self.expected_refusals.add(path_prefix)
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type not in ("error", "assert"):
             return
         url = urlsplit(str(message.location.get("url", "")))
-        if message.text.startswith("Failed to load resource") and url.path in self.expected_refusals:
+        expected = any(url.path.startswith(prefix) for prefix in self.expected_refusals)
+        if message.text.startswith("Failed to load resource") and expected:
             return
         self.errors.append(f"console.{message.type}: {message.text} ({message.location})")
 

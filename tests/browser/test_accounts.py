@@ -71,7 +71,14 @@ def test_sign_up_sign_in_and_your_files_are_only_yours(emulator: Emulator, conte
     # WHEN bob signs up and uploads, THEN he sees his file only
     account(page, "Sign up", bob)
     expect_signed_in(page, bob)
-    upload(page, "bob.bin", os.urandom(2000))
+    bobs = os.urandom(2000)
+    upload(page, "bob.bin", bobs)
+    # AND the same content again is flagged, naming his other file (filesByHash)
+    upload(page, "bob-again.bin", bobs)
+    duplicate = page.locator(".upload").filter(has_text="bob-again.bin").locator(".duplicate")
+    expect(duplicate).to_have_text("Duplicate: this content is already stored as bob.bin")
+    page.get_by_role("button", name="Delete bob-again.bin").click()
+    expect(page.get_by_role("list", name="Your files").get_by_text("bob-again.bin", exact=True)).to_have_count(0)
     expect(page.get_by_role("list", name="Your files").get_by_text("bob.bin", exact=True)).to_be_visible()
     assert your_files(page) == ["bob.bin"]
     page.get_by_role("button", name="Sign out").click()

@@ -1,9 +1,10 @@
 // lambdashare web app, ES modules bundled by esbuild (web/build.mjs). User data only ever goes into textContent.
 import "./app.css";
 import { gql, Q } from "./api.js";
-import { downloadLink, keepFileId, loadFiles } from "./files.js";
+import { downloadLink, findByHash, keepFileId, loadFiles } from "./files.js";
 import { Realtime } from "./realtime.js";
 import * as session from "./session.js";
+import { loadStats } from "./stats.js";
 import { announce, formatSize } from "./ui.js";
 import { showHashes, upload } from "./uploads.js";
 
@@ -20,7 +21,11 @@ async function connectRealtime() {
 function uploadAll(files) {
   if (!session.canCallApi()) return;
   for (const file of files) {
-    upload(file, { realtime, onStored: keepFileId, onDone: () => loadFiles(true) });
+    upload(file, {
+      realtime,
+      onStored: keepFileId,
+      onDone: () => Promise.all([loadFiles(true), loadStats()]),
+    });
   }
 }
 
@@ -41,7 +46,7 @@ async function refresh() {
     return;
   }
   await connectRealtime();
-  await Promise.all([loadFiles(true), route()]);
+  await Promise.all([loadFiles(true), loadStats(), route()]);
 }
 
 // #/s/<token>: the one file a share link points to, for anyone holding it.
@@ -93,7 +98,11 @@ function wire() {
     uploadAll(event.dataTransfer.files);
   });
   $("#more").addEventListener("click", () => loadFiles(false));
-  $("#refresh").addEventListener("click", () => loadFiles(true));
+  $("#refresh").addEventListener("click", () => Promise.all([loadFiles(true), loadStats()]));
+  $("#search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    findByHash($("#search-sha256").value.trim());
+  });
   window.addEventListener("hashchange", () => route());
 
   $("#key-form").addEventListener("submit", (event) => {

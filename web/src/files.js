@@ -72,6 +72,7 @@ export function downloadLink(file) {
 function fileRow(file) {
   const row = document.createElement("li");
   row.dataset.id = file.id;
+  if (file.hashes) row.dataset.sha256 = file.hashes.sha256;
   const name = document.createElement("span");
   name.className = "name";
   name.textContent = file.name;
@@ -175,5 +176,33 @@ export async function loadFiles(reset) {
     more.hidden = signedIn() ? !nextToken : shown >= keptFileIds().length;
   } catch (error) {
     announce(`Could not list files: ${error.message}`);
+  }
+}
+
+// Find by SHA-256: a signed-in user's files holding that content (filesByHash); with the API key, how many
+// files of the anonymous space hold it (duplicateCount, which names none) and which of those listed here do.
+export async function findByHash(sha256) {
+  const result = document.getElementById("search-result");
+  const wanted = sha256.toLowerCase();
+  try {
+    let text;
+    if (signedIn()) {
+      const { filesByHash } = await gql(Q.filesByHash, { sha256: wanted });
+      text = filesByHash.length
+        ? `${filesByHash.length} of your files hold this content: ${filesByHash.map((f) => f.name).join(", ")}`
+        : "None of your files holds this content.";
+    } else {
+      const { duplicateCount } = await gql(Q.duplicateCount, { sha256: wanted });
+      const here = [...document.querySelectorAll("#files > li")]
+        .filter((row) => row.dataset.sha256 === wanted)
+        .map((row) => row.querySelector(".name").textContent);
+      text = `${duplicateCount} hashed file(s) of the anonymous space hold this content`
+        + (here.length ? `, listed here: ${here.join(", ")}.` : "; none of them is listed here.");
+    }
+    result.textContent = text;
+    result.hidden = false;
+    announce(text);
+  } catch (error) {
+    announce(`Search failed: ${error.message}`);
   }
 }

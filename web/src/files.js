@@ -136,7 +136,7 @@ function showShare(container, file, share) {
   text.setAttribute("aria-label", `Share link for ${file.name}`);
   const expires = document.createElement("small");
   expires.textContent = `valid until ${new Date(share.expiresAt).toLocaleString()}`;
-  const copy = button("Copy link", `Copy share link for ${file.name}`, () => copyText(link, "Share link copied"));
+  const copy = button("Copy share link", `Copy share link for ${file.name}`, () => copyText(link, "Share link copied"));
   const revoke = button("Revoke", `Revoke share link for ${file.name}`, async () => {
     try {
       await gql(Q.revokeShare, { token: share.token });

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, WebSocketRoute
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, WebSocketRoute, expect
 
 from tests.e2e.conftest import emulator  # noqa: F401  (the shared emulator fixture)
 
@@ -50,6 +53,8 @@ def browser(chromium_path: Path) -> Iterator[object]:
 
 
 REPO = Path(__file__).resolve().parents[2]
+# expect() waits as long as a page action does: the machine's cores are shared with other test runs
+expect.set_options(timeout=60_000)
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 ARTIFACTS = REPO / "tests" / "browser" / "artifacts"  # git-ignored; CI keeps it as the run's artifacts
 
@@ -139,3 +144,18 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def cognito(config: dict[str, Any], operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One call to the user pool's API (cognito-idp JSON, unsigned as Cognito's user operations are)."""
+    response = httpx.post(
+        config["userPoolEndpoint"],
+        content=json.dumps(body),
+        headers={
+            "content-type": "application/x-amz-json-1.1",
+            "x-amz-target": f"AWSCognitoIdentityProviderService.{operation}",
+        },
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result

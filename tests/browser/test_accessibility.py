@@ -37,6 +37,7 @@ def test_no_axe_violations_with_files_details_and_a_share_link(
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(emulator.url + "/")
+        expect(page.get_by_label("Choose files to upload, or drop them here")).to_be_enabled()
         name = f"a11y-{scheme}-{uuid.uuid4().hex[:6]}.bin"
         page.get_by_label("Choose files to upload, or drop them here").set_input_files(
             {"name": name, "mimeType": "application/octet-stream", "buffer": os.urandom(3000)}

@@ -7,10 +7,11 @@ import hashlib
 import os
 import uuid
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import PageProblems, screenshot
+from tests.browser.conftest import PageProblems, cognito, screenshot
 from tests.e2e.conftest import Emulator
 
 pytestmark = pytest.mark.e2e
@@ -106,3 +107,36 @@ def test_a_wrong_password_is_refused_with_the_pools_message(
     account(page, "Sign in", email, "Wrong-Horse-9-battery")
     expect(page.get_by_role("status")).to_have_text("Sign-in failed: Incorrect username or password.")
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+
+
+def test_your_files_are_newest_first_and_paged(emulator: Emulator, context: BrowserContext) -> None:
+    # GIVEN a user with 21 files (one more than a page), made through the API
+    config = httpx.get(f"{emulator.url}/config.json").json()
+    email = f"dave-{uuid.uuid4().hex[:8]}@example.com"
+    cognito(config, "SignUp", {"ClientId": config["userPoolClientId"], "Username": email, "Password": PASSWORD})
+    auth = {"USERNAME": email, "PASSWORD": PASSWORD}
+    signed_in = cognito(
+        config,
+        "InitiateAuth",
+        {"ClientId": config["userPoolClientId"], "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": auth},
+    )
+    token = signed_in["AuthenticationResult"]["IdToken"]
+    names = [f"file-{number:02d}.bin" for number in range(21)]
+    for name in names:
+        response = httpx.post(
+            emulator.graphql_url,
+            headers={"authorization": token},
+            json={"query": f'mutation {{ requestUpload(input: {{name: "{name}", size: 1}}) {{ url }} }}'},
+        )
+        assert "errors" not in response.json(), response.text
+
+    # WHEN they sign in, THEN the newest 20 show, and "More" brings the oldest
+    page = open_app(context, emulator)
+    account(page, "Sign in", email)
+    expect_signed_in(page, email)
+    expect(page.get_by_role("list", name="Your files").get_by_role("listitem")).to_have_count(20)
+    assert your_files(page) == names[::-1][:20]
+    page.get_by_role("button", name="More").click()
+    expect(page.get_by_role("list", name="Your files").get_by_role("listitem")).to_have_count(21)
+    assert your_files(page) == names[::-1]
+    expect(page.get_by_role("button", name="More")).to_be_hidden()

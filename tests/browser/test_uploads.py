@@ -187,3 +187,34 @@ def test_bytes_changed_on_the_way_show_a_loud_mismatch(
     expect(row.locator(".error")).to_contain_text("MISMATCH")
     expect(row.locator(".error")).to_contain_text(hashlib.sha256(data).hexdigest())
     expect(row.locator(".verified")).to_be_hidden()
+
+
+@pytest.fixture(scope="module")
+def fine_progress_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """The hasher reports every MiB it reads (the template's step is 64 MiB), up to 100 times a second."""
+    yield from _start(
+        tmp_path_factory, "fine-progress", LAMBDASHARE_PROGRESS_STEP=str(MIB), LAMBDASHARE_PROGRESS_INTERVAL="0.01"
+    )
+
+
+def test_the_hashing_bar_follows_on_file_progress(
+    fine_progress_emulator: Emulator, context: BrowserContext, tmp_path: Path
+) -> None:
+    path, data = file_on_disk(tmp_path, "hashed-slowly.bin", BIG)
+    # every value the hashing bar takes (HTMLProgressElement.value reflects to its attribute)
+    context.add_init_script("""
+        window.hashingValues = [];
+        new MutationObserver((records) => {
+          for (const record of records) {
+            if (record.target.matches && record.target.matches("progress.hashing")) {
+              window.hashingValues.push(Number(record.target.getAttribute("value")));
+            }
+          }
+        }).observe(document, {subtree: true, attributes: true, attributeFilter: ["value"]});
+    """)
+    page = open_app(context, fine_progress_emulator)
+    pick(page, path)
+    expect_verified(row_of(page, "hashed-slowly.bin"), data)
+    values = page.evaluate("window.hashingValues")
+    assert any(0 < value < BIG for value in values), values  # onFileProgress moved it before the end
+    assert values == sorted(values) and values[-1] == BIG

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, Route, expect
 
-from tests.browser.conftest import PageProblems, screenshot
+from tests.browser.conftest import ARTIFACTS, PageProblems, screenshot
 from tests.e2e.conftest import Emulator, _start
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +71,7 @@ def test_several_files_at_once_show_their_digests_and_verified(emulator: Emulato
     expect_verified(row_of(page, "two.txt"), second)
     expect(row_of(page, "one.bin").locator("progress.transfer")).to_have_js_property("value", 150_000)
     screenshot(page, "uploads")
+    page.locator("#upload-section").screenshot(path=str(ARTIFACTS / "upload_section.png"))  # the README's
 
 
 def test_a_big_file_goes_up_in_parts_with_a_progress_bar(

@@ -71,8 +71,11 @@ export async function loadStats() {
     const { stats } = await gql(Q.stats, { days: DAYS });
     status.textContent = `The last ${DAYS} days (UTC), this space only.`;
     showTotals(stats);
+    document.getElementById("stats-figure").hidden = false;
     showChart(stats.days);
   } catch (error) {
     status.textContent = `Stats are not available: ${error.message}`;
+    document.getElementById("stats-totals").replaceChildren();
+    document.getElementById("stats-figure").hidden = true;
   }
 }

@@ -219,3 +219,17 @@ def test_the_hashing_bar_follows_on_file_progress(
     values = page.evaluate("window.hashingValues")
     assert any(0 < value < BIG for value in values), values  # onFileProgress moved it before the end
     assert values == sorted(values) and values[-1] == BIG
+
+
+def test_dropped_files_upload(emulator: Emulator, context: BrowserContext) -> None:
+    page = open_app(context, emulator)
+    # a drop of two files on the drop zone, as the browser delivers it (a DataTransfer holding Files)
+    page.locator("#drop-zone").evaluate("""(zone) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["first dropped"], "dropped-1.txt", {type: "text/plain"}));
+        transfer.items.add(new File(["second dropped"], "dropped-2.txt", {type: "text/plain"}));
+        zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""")
+    expect_verified(row_of(page, "dropped-1.txt"), b"first dropped")
+    expect_verified(row_of(page, "dropped-2.txt"), b"second dropped")

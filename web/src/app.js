@@ -11,11 +11,12 @@ import { showHashes, upload } from "./uploads.js";
 const $ = (selector) => document.querySelector(selector);
 let realtime = null;
 
-// The real-time connection authenticates once, as whoever the page acts for now.
-async function connectRealtime() {
+// A new real-time connection whenever the page starts acting for someone else (signed in or out).
+function connectRealtime() {
   if (realtime) realtime.close();
   const config = session.config();
-  realtime = new Realtime(config.realtimeUrl, { host: new URL(config.graphqlUrl).host, ...(await session.authHeaders()) });
+  const host = new URL(config.graphqlUrl).host;
+  realtime = new Realtime(config.realtimeUrl, async () => ({ host, ...(await session.authHeaders()) }));
 }
 
 function uploadAll(files) {
@@ -45,7 +46,7 @@ async function refresh() {
     announce("Sign in, or paste the API key, to start.");
     return;
   }
-  await connectRealtime();
+  connectRealtime();
   await Promise.all([loadFiles(true), loadStats(), route()]);
 }
 

@@ -17,17 +17,19 @@ function parsed(text) {
 }
 
 export class Realtime {
+  // header(): the auth headers as of now ({host, "x-api-key"} or {host, Authorization}), asked for at connect
+  // and again for each subscription, so a refreshed ID token is used once the first one expires.
   constructor(url, header) {
     this.url = url;
-    this.header = header; // {host, "x-api-key"} or {host, Authorization}
+    this.header = header;
     this.subs = new Map(); // id -> {onData, fail, started}
     this.ready = null;
   }
 
   connect() {
     if (this.ready) return this.ready;
-    this.ready = new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, ["graphql-ws", "header-" + base64url(JSON.stringify(this.header))]);
+    this.ready = this.header().then((header) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url, ["graphql-ws", "header-" + base64url(JSON.stringify(header))]);
       this.ws = ws;
       ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init" }));
       ws.onmessage = (event) => {
@@ -40,7 +42,7 @@ export class Realtime {
         for (const sub of this.subs.values()) sub.fail(new Error("real-time connection closed"));
         this.subs.clear();
       };
-    });
+    }));
     this.ready.catch(() => {}); // whoever awaits it sees the failure
     return this.ready;
   }
@@ -74,6 +76,7 @@ export class Realtime {
   // Resolves after start_ack, with a function that stops the subscription.
   async subscribe(query, variables, onData, onError) {
     await this.connect();
+    const authorization = await this.header();
     const id = crypto.randomUUID();
     const started = new Promise((resolve, reject) => {
       const fail = (error) => {
@@ -87,7 +90,7 @@ export class Realtime {
     this.ws.send(JSON.stringify({
       id,
       type: "start",
-      payload: { data: JSON.stringify({ query, variables }), extensions: { authorization: this.header } },
+      payload: { data: JSON.stringify({ query, variables }), extensions: { authorization } },
     }));
     await started;
     return () => {

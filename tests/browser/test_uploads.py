@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, Route, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Route, WebSocketRoute, expect
 
 from tests.browser.conftest import ARTIFACTS, PageProblems, screenshot
 from tests.e2e.conftest import Emulator, _start
@@ -233,3 +234,21 @@ def test_dropped_files_upload(emulator: Emulator, context: BrowserContext) -> No
     }""")
     expect_verified(row_of(page, "dropped-1.txt"), b"first dropped")
     expect_verified(row_of(page, "dropped-2.txt"), b"second dropped")
+
+
+def test_a_malformed_socket_message_is_ignored(emulator: Emulator, context: BrowserContext) -> None:
+    """The page parses real-time messages guardedly: junk before the server's messages breaks nothing."""
+
+    def with_junk(socket: WebSocketRoute) -> None:
+        socket.connect_to_server()  # messages flow both ways as usual
+        socket.send("{not json")
+        socket.send('"a string"')
+        socket.send("null")
+
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.route_web_socket(re.compile(r"/graphql/realtime"), with_junk)
+    page.goto(emulator.url + "/")
+    data = os.urandom(1234)
+    pick(page, {"name": "after-junk.bin", "mimeType": "application/octet-stream", "buffer": data})
+    expect_verified(row_of(page, "after-junk.bin"), data)

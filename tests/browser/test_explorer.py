@@ -115,3 +115,10 @@ def test_the_explorer_uses_a_signed_in_users_token(emulator: Emulator, context: 
     items = response_json(page, '"items"')["data"]["files"]["items"]
     assert [item["name"] for item in items] == ["explored.bin"]  # this user's file: the token was used
     assert items[0]["owner"] is not None
+
+
+def test_only_the_bundle_is_served_from_web(emulator: Emulator) -> None:
+    for path in ("/web/dist/app.js", "/web/dist/app.css", "/web/dist/explorer.js", "/web/dist/explorer.css"):
+        assert httpx.get(emulator.url + path).status_code == 200, path
+    for path in ("/web/package.json", "/web/src/app.js", "/web/node_modules/react/package.json", "/web/build.mjs"):
+        assert httpx.get(emulator.url + path).status_code == 404, path

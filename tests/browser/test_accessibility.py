@@ -60,6 +60,8 @@ def test_keyboard_only_upload_details_and_share(emulator: Emulator, browser: Bro
     try:
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
+        # a listener from the start turns on Playwright's file chooser interception before any key is pressed
+        page.on("filechooser", lambda chooser: None)
         page.goto(emulator.url + "/")
         expect(page.get_by_label("Choose files to upload, or drop them here")).to_be_enabled()
 

@@ -92,10 +92,11 @@ export async function upload(file, { realtime, onStored, onDone }) {
   const controller = new AbortController();
   row.cancel.addEventListener("click", () => controller.abort());
   const stops = [];
+  let timer = null;
   let id = null;
   let multipart = false;
   // the browser's own digest, computed while the bytes go up
-  const localSha256 = sha256OfFile(file, () => {}, controller.signal);
+  const localSha256 = sha256OfFile(file, controller.signal);
   localSha256.catch(() => {});
   try {
     const resumed = await resumable(file);
@@ -119,6 +120,7 @@ export async function upload(file, { realtime, onStored, onDone }) {
     // Subscribe first and wait for start_ack, so no event can be missed.
     let settle;
     const finished = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+    finished.catch(() => {}); // a failure before the bytes are sent is seen where it is awaited, below
     stops.push(await realtime.subscribe(Q.onFileHashed, { id }, (payload) => {
       if (payload.errors) return settle.reject(new Error(errorText(payload)));
       const event = payload.data && payload.data.onFileHashed;
@@ -140,7 +142,7 @@ export async function upload(file, { realtime, onStored, onDone }) {
     row.status("hashing");
     row.hashing.hidden = false;
     const timeout = new Promise((_, reject) => {
-      setTimeout(() => reject(new Error("timed out waiting for the hashes")), HASH_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error("timed out waiting for the hashes")), HASH_TIMEOUT_MS);
     });
     const result = await Promise.race([finished, timeout]);
     if (result.status === "FAILED") throw new Error(result.error || "hashing failed");
@@ -171,6 +173,7 @@ export async function upload(file, { realtime, onStored, onDone }) {
     }
     row.cancel.hidden = true;
   } finally {
+    clearTimeout(timer);
     for (const stop of stops) stop();
     onDone();
   }

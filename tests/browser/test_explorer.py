@@ -59,12 +59,17 @@ def upload_and_follow(page: Page, emulator: Emulator) -> None:
     ticket = response_json(page, '"url"')["data"]["requestUpload"]
     file_id = ticket["file"]["id"]
 
+    frames: list[str] = []  # what the page's sockets received, to explain a failure
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(str(frame))))
     subscribers = httpx.get(f"{emulator.url}/healthz").json()["subscribers"]
     run(page, emulator, f'subscription {{ onFileHashed(id: "{file_id}") {{ id status hashes {{ sha256 }} }} }}')
     wait_for_subscriber(page, emulator, more_than=subscribers)  # the subscription is live: no event is missed
     put = httpx.put(ticket["url"], content=data, headers=json.loads(ticket["headers"] or "{}"), timeout=30)
     assert put.status_code == 200, put.text
-    event = response_json(page, '"HASHED"')["data"]["onFileHashed"]
+    try:
+        event = response_json(page, '"HASHED"')["data"]["onFileHashed"]
+    except AssertionError as error:
+        raise AssertionError(f"no HASHED event shown; frames the page received: {frames}") from error
     assert event == {"id": file_id, "status": "HASHED", "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}
 
 

@@ -80,6 +80,10 @@ def test_sign_up_sign_in_and_your_files_are_only_yours(emulator: Emulator, conte
     expect(duplicate).to_have_text("Duplicate: this content is already stored as bob.bin")
     page.get_by_role("button", name="Delete bob-again.bin").click()
     expect(page.get_by_role("list", name="Your files").get_by_text("bob-again.bin", exact=True)).to_have_count(0)
+    # AND a search by SHA-256 names his file that holds the content (filesByHash)
+    page.get_by_label("Find by SHA-256").fill(hashlib.sha256(bobs).hexdigest())
+    page.get_by_role("button", name="Find", exact=True).click()
+    expect(page.locator("#search-result")).to_have_text("1 of your files holds this content: bob.bin")
     expect(page.get_by_role("list", name="Your files").get_by_text("bob.bin", exact=True)).to_be_visible()
     assert your_files(page) == ["bob.bin"]
     page.get_by_role("button", name="Sign out").click()

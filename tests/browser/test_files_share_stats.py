@@ -64,7 +64,7 @@ def test_details_copy_search_and_a_share_link_in_another_context(
     page.get_by_label("Find by SHA-256").fill(hashlib.sha256(data).hexdigest())
     page.get_by_role("button", name="Find", exact=True).click()
     expect(page.locator("#search-result")).to_have_text(
-        f"1 hashed file(s) of the anonymous space hold this content, listed here: {name}."
+        f"1 hashed file of the anonymous space holds this content, listed here: {name}."
     )
 
     # a share link, copied, opened by someone else (another browser context: no storage in common)

@@ -189,14 +189,16 @@ export async function findByHash(sha256) {
     if (signedIn()) {
       const { filesByHash } = await gql(Q.filesByHash, { sha256: wanted });
       text = filesByHash.length
-        ? `${filesByHash.length} of your files hold this content: ${filesByHash.map((f) => f.name).join(", ")}`
+        ? `${filesByHash.length} of your files ${filesByHash.length === 1 ? "holds" : "hold"} this content: `
+          + filesByHash.map((f) => f.name).join(", ")
         : "None of your files holds this content.";
     } else {
       const { duplicateCount } = await gql(Q.duplicateCount, { sha256: wanted });
       const here = [...document.querySelectorAll("#files > li")]
         .filter((row) => row.dataset.sha256 === wanted)
         .map((row) => row.querySelector(".name").textContent);
-      text = `${duplicateCount} hashed file(s) of the anonymous space hold this content`
+      const files = duplicateCount === 1 ? "hashed file of the anonymous space holds" : "hashed files of the anonymous space hold";
+      text = `${duplicateCount} ${files} this content`
         + (here.length ? `, listed here: ${here.join(", ")}.` : "; none of them is listed here.");
     }
     result.textContent = text;

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PORT ?= 8000
 DATA_DIR ?= .lambdashare
 
-.PHONY: install run test unit e2e schema schema-check lint typecheck bench clean
+.PHONY: install web run test unit e2e schema schema-check lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,16 +16,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install  ## the emulator with the web app, on the embedded default (SQLite + a data dir)
+# The web app and the GraphQL explorer: npm packages from web/package-lock.json (npm ci, once per lock
+# file), bundled by esbuild into web/dist (git-ignored), which the emulator serves under /web/dist/.
+WEB_NPM_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json | sha256sum | cut -c1-12)
+WEB_SOURCES := web/build.mjs $(wildcard web/src/*.js web/src/*.css)
+
+$(WEB_NPM_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+web/dist/.built: $(WEB_NPM_STAMP) $(WEB_SOURCES)
+	cd web && node build.mjs
+	touch $@
+
+web: web/dist/.built  ## bundle the web app and the explorer into web/dist
+
+run: install web  ## the emulator with the web app, on the embedded default (SQLite + a data dir)
 	$(BIN)/lambdashare serve --port $(PORT) --data-dir $(DATA_DIR)
 
-test: install  ## every test
+test: install web  ## every test
 	$(BIN)/python -m pytest
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
-e2e: install
+e2e: install web
 	$(BIN)/python -m pytest tests/e2e
 
 schema: install  ## regenerate schema.graphql from the strawberry types
@@ -46,7 +61,7 @@ bench: install  ## benchmarks; results land in bench/results/
 	$(BIN)/python bench/big_file.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist
 
 # template.yaml's functions deploy from build/lambda/ (their CodeUri): the project code plus its
 # Lambda dependencies as wheels for the template's runtime and architecture. Deploy with

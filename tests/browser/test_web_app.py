@@ -8,9 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from lambdashare.emulator.identity_provider import UserPool
+from tests.browser.conftest import PageProblems
 from tests.e2e.conftest import Emulator
 
 pytestmark = pytest.mark.e2e
@@ -31,12 +32,14 @@ def test_config_json_has_the_key_for_loopback_clients(emulator: Emulator) -> Non
     }
 
 
-def test_upload_shows_hashes_duplicates_and_lists_the_file(emulator: Emulator, browser: Browser, tmp_path) -> None:
+def test_upload_shows_hashes_duplicates_and_lists_the_file(
+    emulator: Emulator, browser: Browser, context: BrowserContext, problems: PageProblems, tmp_path
+) -> None:
     data = os.urandom(200_000)
     expected = {name: hashlib.new(name, data).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")}
     name = f"first <b>{expected['md5'][:8]}</b>.bin"  # markup in the name must show up as text
     console: list[str] = []
-    page = browser.new_page()
+    page = context.new_page()  # page errors, console errors and off-machine requests fail the test
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
     page.set_default_timeout(TIMEOUT_MS)
@@ -86,13 +89,13 @@ def test_upload_shows_hashes_duplicates_and_lists_the_file(emulator: Emulator, b
         page.reload()
         expect(your_files.get_by_text(name, exact=True)).to_be_visible()
         expect(your_files.get_by_text(again, exact=True)).to_have_count(0)
-        stranger = browser.new_page()
+        stranger = problems.watch(browser.new_context()).new_page()
         try:
             stranger.goto(emulator.url + "/")
             expect(stranger.get_by_label("Choose files to upload, or drop them here")).to_be_enabled()
             expect(stranger.get_by_role("list", name="Your files").get_by_role("listitem")).to_have_count(0)
         finally:
-            stranger.close()
+            stranger.context.close()
     except Exception:
         print("browser console:\n" + "\n".join(console))
         raise

@@ -105,5 +105,7 @@ def test_the_explorer_is_served_with_the_api_key_for_a_local_browser(emulator: E
     # THEN it gets GraphiQL, its HTTP and subscription headers pre-filled with the API key
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert f'const defaultHeaders = {{"x-api-key": "{emulator.api_key}"}};' in response.text
-    assert "wsConnectionParams: defaultHeaders" in response.text
+    assert f'{{"headers": {{"x-api-key": "{emulator.api_key}"}}}}' in response.text
+    # AND its scripts are the bundle built from npm (web/dist), served by the emulator: no CDN
+    assert '<script type="module" src="/web/dist/explorer.js">' in response.text
+    assert "unpkg" not in response.text and "https://" not in response.text

@@ -15,7 +15,6 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
@@ -112,16 +111,29 @@ async def graphql_explorer(request: Request) -> Response:
     return HTMLResponse(explorer_html(runtime.config.api_key if local else None))
 
 
+#: The page that loads the explorer bundle `make web` builds into web/dist (GraphiQL, React and graphql-ws
+#: from npm, no CDN); the headers it sends on HTTP and in `connection_init` are embedded as JSON.
+EXPLORER_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>lambdashare GraphQL explorer</title>
+  <link rel="stylesheet" href="/web/dist/explorer.css">
+  <style>html, body, #graphiql { height: 100%; margin: 0; }</style>
+</head>
+<body>
+  <div id="graphiql">Loading the explorer… (its files come from web/dist: run <code>make web</code>)</div>
+  <script id="explorer-config" type="application/json">CONFIG</script>
+  <script type="module" src="/web/dist/explorer.js"></script>
+</body>
+</html>
+"""
+
+
 @lru_cache(maxsize=2)
 def explorer_html(api_key: str | None) -> str:
     """GraphiQL, pre-filled with the API key for callers on this machine (HTTP and subscriptions)."""
-    headers = json.dumps({"x-api-key": api_key} if api_key else {})
-    return (
-        get_graphql_ide_html("graphiql")
-        .replace("const defaultHeaders = {};", f"const defaultHeaders = {headers};")
-        .replace("subscriptionUrl,\n", "subscriptionUrl,\n        wsConnectionParams: defaultHeaders,\n")
-        .replace(
-            "const [headers, setHeaders] = React.useState(parameters.headers);",
-            "const [headers, setHeaders] = React.useState(parameters.headers || JSON.stringify(defaultHeaders));",
-        )
-    )
+    config = json.dumps({"headers": {"x-api-key": api_key} if api_key else {}})
+    # inside <script>, "</" would end the element: JSON's \u003c escape keeps it data
+    return EXPLORER_PAGE.replace("CONFIG", config.replace("<", "\\u003c"))

@@ -91,5 +91,6 @@ ROUTES = [
     Route("/{pool_id}/.well-known/jwks.json", jwks),
     Route("/", index),
     Route("/config.json", web_config),
-    Mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False), name="web"),
+    # only the bundle `make web` builds: web/'s sources, package files and node_modules are not served
+    Mount("/web/dist", StaticFiles(directory=WEB_DIR / "dist", check_dir=False), name="web"),
 ]

@@ -114,15 +114,17 @@ class InProcessFunction:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
 
-def _die_with_parent() -> None:
-    """Linux: a worker gets SIGKILL when the emulator dies, so no orphan keeps working."""
+def _die_with_parent(name: str) -> None:
+    """Linux: a worker gets SIGKILL when the emulator dies, so no orphan keeps working; and it is named
+    after its function (`ps -o comm`, at most 15 characters), so one can tell the workers apart."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(15, name.encode()[:15])  # PR_SET_NAME
 
 
-def _init_worker(environ: Mapping[str, str]) -> None:
-    _die_with_parent()
+def _init_worker(name: str, environ: Mapping[str, str]) -> None:
+    _die_with_parent(name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the emulator, which shuts us down
     os.environ.update(environ)
 
@@ -158,7 +160,7 @@ class WorkerPoolFunction:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self._environ,),
+            initargs=(self.name, self._environ),
         )
 
     async def invoke(self, event: Any) -> Any:

@@ -16,11 +16,12 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from graphql import GraphQLError
+from graphql import ExecutionContext, GraphQLError, parse, validate
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from lambdashare.api.schema import AppSyncSchema
 from lambdashare.emulator.auth import Caller, RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
@@ -77,15 +78,21 @@ Results = AsyncGenerator[Any, None]  # strawberry's ExecutionResults
 
 
 class Subscription:
-    """A live subscription: its result stream (registered with the broker), the pending read of its
-    first result, and the task sending results."""
+    """A live subscription: its request, its result stream (registered with the broker), the pending read
+    of its first result, and the task sending results."""
 
-    __slots__ = ("first", "id", "results", "task")
+    __slots__ = ("first", "id", "request", "results", "task")
 
     def __init__(
-        self, subscription_id: str, results: Results, first: asyncio.Task[Any], task: asyncio.Task[None]
+        self,
+        subscription_id: str,
+        request: Mapping[str, Any],
+        results: Results,
+        first: asyncio.Task[Any],
+        task: asyncio.Task[None],
     ) -> None:
         self.id = subscription_id
+        self.request = request
         self.results = results
         self.first = first
         self.task = task
@@ -150,6 +157,7 @@ class RealtimeHandler:
             with contextlib.suppress(RuntimeError):
                 await self.websocket.close(WS_1000_NORMAL)
             return
+        self.runtime.reload_listeners.add(self.recheck_subscriptions)
         try:
             while True:
                 message = await self.websocket.receive()
@@ -299,7 +307,7 @@ class RealtimeHandler:
         # the subscription is registered with the broker already: it is live from start_ack on
         results, first = started
         task = asyncio.create_task(self._stream(subscription_id, results, first))
-        self.subscriptions[subscription_id] = Subscription(subscription_id, results, first, task)
+        self.subscriptions[subscription_id] = Subscription(subscription_id, request, results, first, task)
         await self.send({"type": "start_ack", "id": subscription_id})
 
     async def _subscribe(
@@ -360,7 +368,18 @@ class RealtimeHandler:
             await subscription.close()  # no data for this id can follow the complete
             await self.send({"type": "complete", "id": subscription_id})
 
+    async def recheck_subscriptions(self) -> None:
+        """After a reload: a subscription the new schema no longer allows (its field or an argument is gone,
+        a type changed) ends with an `error` naming why, as a `start` of it would now; the others keep
+        delivering."""
+        for subscription_id, subscription in list(self.subscriptions.items()):
+            errors = request_errors(self.runtime.schema, subscription.request)
+            if errors and self.subscriptions.pop(subscription_id, None) is not None:
+                await subscription.close()
+                await self.send_error([_start_error(e) for e in errors], subscription_id)
+
     async def cleanup(self) -> None:
+        self.runtime.reload_listeners.discard(self.recheck_subscriptions)
         if self._keep_alive is not None:
             self._keep_alive.cancel()
         subscriptions = list(self.subscriptions.values())
@@ -380,6 +399,21 @@ def _parse_request(data: object) -> dict[str, Any] | None:
     if not isinstance(request.get("operationName") or "", str):
         return None
     return request
+
+
+def request_errors(schema: AppSyncSchema, request: Mapping[str, Any]) -> list[GraphQLError]:
+    """Why `schema` would refuse the request (graphql-core's validation and variable coercion); [] if not."""
+    document = parse(request["query"])
+    errors = validate(schema._schema, document)
+    if errors:
+        return errors
+    built = ExecutionContext.build(
+        schema._schema,
+        document,
+        raw_variable_values=request.get("variables"),
+        operation_name=request.get("operationName"),
+    )
+    return built if isinstance(built, list) else []
 
 
 async def _next(results: Results) -> Any:

@@ -117,6 +117,11 @@ class GraphQLTransportWsView(GraphQL[TransportWsContext, None]):
             connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.runtime = runtime
+        runtime.reload_listeners.add(self._serve_reloaded_schema)
+
+    async def _serve_reloaded_schema(self) -> None:
+        """Connections opened after a reload run the new schema."""
+        self.schema = self.runtime.schema
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON nested too deep to parse is not JSON either (strawberry then closes with 4400)."""

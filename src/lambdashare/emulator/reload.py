@@ -1,0 +1,177 @@
+"""`lambdashare serve --reload`: a change to the template or to the code the schema and the handlers run is
+served without a restart.
+
+Watches (watchfiles, no daemon) the template, lambdashare's API, domain, ports and adapters, and the packages of
+the template's handlers. After a burst of changes (watchfiles groups it) the code is imported afresh: the modules
+of those packages leave `sys.modules`, the schema and every handler are imported again, and the runtime is
+rewired (`Runtime.reload`): the in-process resolver then runs the new modules, new worker processes start for
+the other functions, and open subscriptions carry over where the new schema still allows them. A version that
+does not load (a syntax error, a template the emulator refuses) is reported in one log line and changes
+nothing: the previous one keeps serving. The emulator's own code (`lambdashare.emulator`) is not reloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from watchfiles import Change, DefaultFilter, awatch
+
+from lambdashare.api.schema import AppSyncSchema
+from lambdashare.emulator.runtime import DEFAULT_AUTH_MODE, Runtime, template_path
+from lambdashare.emulator.schema_rules import SchemaRules
+from lambdashare.emulator.template import load_wiring
+
+logger = logging.getLogger(__name__)
+
+#: lambdashare's code that the schema and the handlers run; with the handlers' own packages, what a reload
+#: imports afresh.
+RELOADED = (
+    "lambdashare.api",
+    "lambdashare.domain",
+    "lambdashare.ports",
+    "lambdashare.adapters",
+    "lambdashare.backends",
+    "lambdashare.settings",
+    "lambdashare.schema_export",
+)
+#: watchfiles groups the changes of a burst (an editor's save, a checkout) until it has been quiet this long
+QUIET_MS = 200
+
+
+def _within(name: str, packages: Collection[str]) -> bool:
+    return any(name == package or name.startswith(f"{package}.") for package in packages)
+
+
+def handler_packages(handlers: Iterable[str]) -> set[str]:
+    """The top-level packages (or modules) of handlers such as `resolvers.app.handler`."""
+    return {handler.split(".", 1)[0] for handler in handlers}
+
+
+def import_afresh(template: Path, handlers: Iterable[str]) -> tuple[AppSyncSchema, str]:
+    """The schema, its SDL and every handler of `template`, imported again from disk. On any failure
+    `sys.modules` is left as it was, so the running version keeps its modules. Blocking: call in a thread."""
+    purged = set(RELOADED) | handler_packages(handlers)
+    kept = {name: module for name, module in sys.modules.items() if _within(name, purged)}
+    for name in kept:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    try:
+        schema: AppSyncSchema = importlib.import_module("lambdashare.api.schema").schema
+        sdl: str = importlib.import_module("lambdashare.schema_export").appsync_sdl()
+        wiring = load_wiring(template, SchemaRules.from_sdl(sdl, DEFAULT_AUTH_MODE))
+        added = handler_packages(spec.handler for spec in wiring.functions.values()) - purged
+        for name in [name for name in sys.modules if _within(name, added)]:
+            kept[name] = sys.modules.pop(name)
+        purged |= added
+        for spec in wiring.functions.values():
+            module, _, name = spec.handler.rpartition(".")
+            getattr(importlib.import_module(module), name)  # as Lambda's cold start: the handler must load
+    except BaseException:
+        for name in [name for name in sys.modules if _within(name, purged)]:
+            del sys.modules[name]
+        sys.modules.update(kept)
+        raise
+    return schema, sdl
+
+
+def watched(template: Path, handlers: Iterable[str]) -> tuple[set[Path], set[Path]]:
+    """(package directories, watched with their subdirectories; single files): the template, and where
+    the reloaded modules are."""
+    directories: set[Path] = set()
+    files = {template.resolve()}
+    for name in sorted(set(RELOADED) | handler_packages(handlers)):
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            directories.update(Path(location).resolve() for location in spec.submodule_search_locations)
+        elif spec.origin and spec.origin.endswith(".py"):
+            files.add(Path(spec.origin).resolve())
+    return directories, files
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is inside it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+class _PythonSources(DefaultFilter):
+    """Python files, not caches or editors' temporary files."""
+
+    def __call__(self, change: Change, path: str) -> bool:
+        return path.endswith(".py") and super().__call__(change, path)
+
+
+class Reloader:
+    """Watches the sources of `runtime` and reloads it after each burst of changes, one reload at a time."""
+
+    def __init__(self, runtime: Runtime, template: Path | None = None) -> None:
+        self._runtime = runtime
+        self._template = (template or template_path()).resolve()
+        self._stop = asyncio.Event()
+        self._changed: set[str] = set()
+        self._pending = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _handlers(self) -> list[str]:
+        return [spec.handler for spec in self._runtime.wiring.functions.values()]
+
+    def start(self) -> None:
+        directories, files = watched(self._template, self._handlers())
+        self._tasks = [asyncio.create_task(self._reload_when_changed(), name="reload")]
+        if directories:
+            watch = self._watch(directories, recursive=True, accept=_PythonSources())
+            self._tasks.append(asyncio.create_task(watch, name="watch-code"))
+        # a file's directory, not the file: an editor that saves by renaming over it would end a file's watch
+        watch = self._watch({f.parent for f in files}, recursive=False, accept=lambda _, path: Path(path) in files)
+        self._tasks.append(asyncio.create_task(watch, name="watch-files"))
+        logger.info("reloading on changes to %s", ", ".join(_shown(path) for path in sorted(directories | files)))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch(self, paths: Collection[Path], *, recursive: bool, accept: Callable[[Change, str], bool]) -> None:
+        async for changes in awatch(
+            *paths, watch_filter=accept, recursive=recursive, step=QUIET_MS, stop_event=self._stop
+        ):
+            self._changed.update(path for _, path in changes)
+            self._pending.set()
+
+    async def _reload_when_changed(self) -> None:
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            changed, self._changed = sorted(self._changed), set()
+            await self.reload(changed)
+
+    async def reload(self, changed: Collection[str] = ()) -> bool:
+        """Serve the sources as they are now; False (and one log line) when they do not load."""
+        for path in changed:
+            if path.endswith(".py"):
+                # Python trusts a cached module whose source has the same size and whole-second mtime
+                with contextlib.suppress(OSError):
+                    os.remove(importlib.util.cache_from_source(path))
+        what = ", ".join(_shown(Path(path)) for path in changed) or "a request"
+        try:
+            schema, sdl = await run_in_threadpool(import_afresh, self._template, self._handlers())
+            await self._runtime.reload(schema, sdl)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+            logger.error("reload failed (%s), still serving the previous version: %s", what, reason)
+            return False
+        logger.info("reloaded (%s)", what)
+        return True

@@ -1,0 +1,151 @@
+"""`lambdashare serve --reload`: a handler's code and a template value change while a client holds a
+subscription; the next query shows the change and the subscription still delivers. A change that does not
+load leaves the previous version serving."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.clients import (
+    ON_FILE_HASHED,
+    appsync_transport,
+    data,
+    request_upload,
+    send_bytes,
+    subscription,
+)
+from tests.e2e.conftest import Emulator, free_port
+from tests.templates import TEMPLATE
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE_S = 30
+RESOLVER = "Handler: resolvers.app.handler"
+UPLOAD_EXPIRES = "  UploadExpires:\n    Type: Number\n    Default: 900\n"
+#: The resolver under test: the project's, with the `file` field's name marked by a version written in the
+#: code and by a setting from the template (the resolver's LAMBDASHARE_UPLOAD_EXPIRES).
+HANDLER = """
+import os
+
+from resolvers.app import handler as project_handler
+
+VERSION = "{version}"
+
+
+def handler(event, context):
+    result = project_handler(event, context)
+    if event["info"]["fieldName"] == "file" and result:
+        result["name"] += f" ({{VERSION}}, {{os.environ['LAMBDASHARE_UPLOAD_EXPIRES']}} s)"
+    return result
+"""
+FILE_NAME = "query F($id: ID!) { file(id: $id) { name } }"
+
+
+class ReloadingEmulator(Emulator):
+    def serve_args(self) -> list[str]:
+        return ["--reload"]
+
+
+@dataclass
+class Sources:
+    """The template and the resolver module the emulator serves, which the test edits."""
+
+    template: Path
+    handler: Path
+
+    def write(self, *, version: str, upload_expires: int) -> None:
+        self.handler.write_text(HANDLER.format(version=version), encoding="utf-8")
+        self.template.write_text(
+            TEMPLATE.replace(RESOLVER, "Handler: reloaded_resolver.handler").replace(
+                UPLOAD_EXPIRES, UPLOAD_EXPIRES.replace("900", str(upload_expires))
+            ),
+            encoding="utf-8",
+        )
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Sources:
+    assert TEMPLATE.count(RESOLVER) == 1 and TEMPLATE.count(UPLOAD_EXPIRES) == 1
+    code = tmp_path / "code"
+    code.mkdir()
+    written = Sources(template=tmp_path / "template.yaml", handler=code / "reloaded_resolver.py")
+    written.write(version="v1", upload_expires=900)
+    return written
+
+
+@pytest.fixture
+def emulator(tmp_path: Path, sources: Sources) -> Iterator[Emulator]:
+    running = ReloadingEmulator(data_dir=tmp_path / "data", port=free_port(), api_key="da2-testreloadkey")
+    path = os.pathsep.join(p for p in (str(sources.handler.parent), os.environ.get("PYTHONPATH")) if p)
+    running.start(LAMBDASHARE_TEMPLATE=str(sources.template), PYTHONPATH=path)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if os.environ.get("LAMBDASHARE_E2E_SHOW_LOGS"):
+            print(running.logs(), file=sys.stderr)
+
+
+def file_name(emulator: Emulator, file_id: str) -> str:
+    name: str = data(emulator, FILE_NAME, {"id": file_id})["file"]["name"]
+    return name
+
+
+def wait_for_name(emulator: Emulator, file_id: str, expected: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while (name := file_name(emulator, file_id)) != expected:
+        assert time.monotonic() < deadline, f"still {name!r}, not {expected!r}:\n{emulator.logs()}"
+        time.sleep(0.1)
+
+
+def wait_for_log(emulator: Emulator, text: str, count: int = 1) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while emulator.logs().count(text) < count:
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{emulator.logs()}"
+        time.sleep(0.1)
+
+
+async def test_a_changed_handler_and_template_are_served_while_a_subscription_keeps_delivering(
+    emulator: Emulator, sources: Sources
+) -> None:
+    body = b"reloaded while subscribed\n"
+    ticket = request_upload(emulator, name="notes.txt", size=len(body), contentType="text/plain")
+    file_id = ticket["file"]["id"]
+    assert file_name(emulator, file_id) == "notes.txt (v1, 900 s)"
+
+    async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": file_id}) as events:
+        sources.write(version="v2", upload_expires=600)
+        await asyncio.to_thread(wait_for_name, emulator, file_id, "notes.txt (v2, 600 s)")
+
+        assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
+        event = await asyncio.wait_for(events.get(), DEADLINE_S)
+        assert event["onFileHashed"]["id"] == file_id
+        assert event["onFileHashed"]["status"] == "HASHED"
+        assert event["onFileHashed"]["hashes"]["sha256"] is not None
+    # the durable state carried over: the file is hashed, and still served by the new version
+    hashed = data(emulator, "query F($id: ID!) { file(id: $id) { name status } }", {"id": file_id})["file"]
+    assert hashed == {"name": "notes.txt (v2, 600 s)", "status": "HASHED"}
+
+
+def test_a_change_that_does_not_load_leaves_the_previous_version_serving(emulator: Emulator, sources: Sources) -> None:
+    file_id = request_upload(emulator, name="kept.txt", size=1)["file"]["id"]
+    assert file_name(emulator, file_id) == "kept.txt (v1, 900 s)"
+
+    sources.handler.write_text("def handler(event, context:\n", encoding="utf-8")  # a syntax error
+    wait_for_log(emulator, "still serving the previous version: SyntaxError")
+    assert file_name(emulator, file_id) == "kept.txt (v1, 900 s)"
+
+    sources.template.write_text("Resources: [", encoding="utf-8")  # not YAML (and the handler still broken)
+    wait_for_log(emulator, "still serving the previous version: TemplateError")
+    assert file_name(emulator, file_id) == "kept.txt (v1, 900 s)"
+
+    sources.write(version="v3", upload_expires=900)
+    wait_for_name(emulator, file_id, "kept.txt (v3, 900 s)")

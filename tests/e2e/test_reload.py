@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
 
+import lambdashare
 from tests.e2e.clients import (
     ON_FILE_HASHED,
     appsync_transport,
     data,
     request_upload,
     send_bytes,
+    subscriber_count,
     subscription,
 )
 from tests.e2e.conftest import Emulator, free_port
@@ -49,6 +55,10 @@ def handler(event, context):
 FILE_NAME = "query F($id: ID!) { file(id: $id) { name } }"
 
 
+ON_FILE_PROGRESS = "subscription P($id: ID!) { onFileProgress(id: $id) { id hashedBytes } }"
+PROGRESS_ARGUMENT = "async def on_file_progress(self, info: strawberry.Info, id: strawberry.ID)"
+
+
 class ReloadingEmulator(Emulator):
     def serve_args(self) -> list[str]:
         return ["--reload"]
@@ -60,6 +70,8 @@ class Sources:
 
     template: Path
     handler: Path
+    #: a copy of the lambdashare package, which the emulator runs, so the test may change the schema
+    package: Path
 
     def write(self, *, version: str, upload_expires: int) -> None:
         self.handler.write_text(HANDLER.format(version=version), encoding="utf-8")
@@ -75,8 +87,9 @@ class Sources:
 def sources(tmp_path: Path) -> Sources:
     assert TEMPLATE.count(RESOLVER) == 1 and TEMPLATE.count(UPLOAD_EXPIRES) == 1
     code = tmp_path / "code"
-    code.mkdir()
-    written = Sources(template=tmp_path / "template.yaml", handler=code / "reloaded_resolver.py")
+    package = code / "lambdashare"
+    shutil.copytree(Path(lambdashare.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    written = Sources(template=tmp_path / "template.yaml", handler=code / "reloaded_resolver.py", package=package)
     written.write(version="v1", upload_expires=900)
     return written
 
@@ -84,6 +97,7 @@ def sources(tmp_path: Path) -> Sources:
 @pytest.fixture
 def emulator(tmp_path: Path, sources: Sources) -> Iterator[Emulator]:
     running = ReloadingEmulator(data_dir=tmp_path / "data", port=free_port(), api_key="da2-testreloadkey")
+    # the copied package and the resolver module come first on the emulator's path
     path = os.pathsep.join(p for p in (str(sources.handler.parent), os.environ.get("PYTHONPATH")) if p)
     running.start(LAMBDASHARE_TEMPLATE=str(sources.template), PYTHONPATH=path)
     try:
@@ -149,3 +163,49 @@ def test_a_change_that_does_not_load_leaves_the_previous_version_serving(emulato
 
     sources.write(version="v3", upload_expires=900)
     wait_for_name(emulator, file_id, "kept.txt (v3, 900 s)")
+
+
+async def test_a_subscription_the_new_schema_refuses_ends_with_an_error_and_the_others_keep_delivering(
+    emulator: Emulator, sources: Sources
+) -> None:
+    body = b"the schema changed under me\n"
+    ticket = request_upload(emulator, name="schema.txt", size=len(body), contentType="text/plain")
+    file_id = ticket["file"]["id"]
+    progress_outcome: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def follow_progress() -> None:
+        async with Client(transport=appsync_transport(emulator)) as session:
+            try:
+                async for result in session.subscribe(
+                    GraphQLRequest(ON_FILE_PROGRESS, variable_values={"id": file_id})
+                ):
+                    await progress_outcome.put(result)
+            except TransportQueryError as exc:
+                await progress_outcome.put(exc)
+
+    async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": file_id}) as events:
+        before = await subscriber_count(emulator)
+        progress = asyncio.create_task(follow_progress())
+        try:
+            deadline = time.monotonic() + DEADLINE_S
+            while await subscriber_count(emulator) == before:
+                assert time.monotonic() < deadline and not progress.done(), emulator.logs()
+                await asyncio.sleep(0.05)
+
+            schema_code = sources.package / "api" / "schema.py"
+            code = schema_code.read_text(encoding="utf-8")
+            assert code.count(PROGRESS_ARGUMENT) == 1
+            # onFileProgress(id:) becomes onFileProgress(fileId:): the held subscription names an argument gone
+            schema_code.write_text(code.replace(PROGRESS_ARGUMENT, PROGRESS_ARGUMENT.replace(" id:", " file_id:")))
+
+            ended = await asyncio.wait_for(progress_outcome.get(), DEADLINE_S)
+            assert isinstance(ended, TransportQueryError), ended
+            assert ended.query_id is not None
+            assert ended.errors and "Unknown argument 'id'" in str(ended.errors), ended.errors
+
+            assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
+            event = await asyncio.wait_for(events.get(), DEADLINE_S)
+            assert event["onFileHashed"]["id"] == file_id
+            assert event["onFileHashed"]["status"] == "HASHED"
+        finally:
+            progress.cancel()

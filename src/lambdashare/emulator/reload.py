@@ -19,8 +19,9 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from watchfiles import Change, DefaultFilter, awatch
@@ -117,37 +118,51 @@ class Reloader:
     def __init__(self, runtime: Runtime, template: Path | None = None) -> None:
         self._runtime = runtime
         self._template = (template or template_path()).resolve()
-        self._stop = asyncio.Event()
         self._changed: set[str] = set()
         self._pending = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._sources: tuple[set[Path], set[Path]] = (set(), set())
+        self._stop_watching = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _handlers(self) -> list[str]:
         return [spec.handler for spec in self._runtime.wiring.functions.values()]
 
     def start(self) -> None:
-        directories, files = watched(self._template, self._handlers())
-        self._tasks = [asyncio.create_task(self._reload_when_changed(), name="reload")]
+        self._run(self._reload_when_changed(), "reload")
+        self._watch_sources()
+
+    def _run(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _watch_sources(self) -> None:
+        """Watch what the version being served reads (a reload may name handlers elsewhere)."""
+        sources = watched(self._template, self._handlers())
+        if sources == self._sources:
+            return
+        self._sources = sources
+        self._stop_watching.set()  # the watchers of the previous version's sources end
+        stop = self._stop_watching = asyncio.Event()
+        directories, files = sources
         if directories:
-            watch = self._watch(directories, recursive=True, accept=_PythonSources())
-            self._tasks.append(asyncio.create_task(watch, name="watch-code"))
+            self._run(self._watch(directories, True, _PythonSources(), stop), "watch-code")
         # a file's directory, not the file: an editor that saves by renaming over it would end a file's watch
-        watch = self._watch({f.parent for f in files}, recursive=False, accept=lambda _, path: Path(path) in files)
-        self._tasks.append(asyncio.create_task(watch, name="watch-files"))
+        self._run(
+            self._watch({f.parent for f in files}, False, lambda _, path: Path(path) in files, stop), "watch-files"
+        )
         logger.info("reloading on changes to %s", ", ".join(_shown(path) for path in sorted(directories | files)))
 
     async def stop(self) -> None:
-        self._stop.set()
-        for task in self._tasks:
+        self._stop_watching.set()
+        for task in list(self._tasks):
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _watch(self, paths: Collection[Path], *, recursive: bool, accept: Callable[[Change, str], bool]) -> None:
-        async for changes in awatch(
-            *paths, watch_filter=accept, recursive=recursive, step=QUIET_MS, stop_event=self._stop
-        ):
+    async def _watch(
+        self, paths: Collection[Path], recursive: bool, accept: Callable[[Change, str], bool], stop: asyncio.Event
+    ) -> None:
+        async for changes in awatch(*paths, watch_filter=accept, recursive=recursive, step=QUIET_MS, stop_event=stop):
             self._changed.update(path for _, path in changes)
             self._pending.set()
 
@@ -174,4 +189,5 @@ class Reloader:
             logger.error("reload failed (%s), still serving the previous version: %s", what, reason)
             return False
         logger.info("reloaded (%s)", what)
+        self._watch_sources()
         return True

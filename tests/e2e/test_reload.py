@@ -1,10 +1,12 @@
-"""`lambdashare serve --reload`: a handler's code and a template value change while a client holds a
-subscription; the next query shows the change and the subscription still delivers. A change that does not
-load leaves the previous version serving."""
+"""`lambdashare serve --reload`: a handler's code, a template value and the template's resolver code change while
+a client holds a subscription; the next query shows the change and the subscription still delivers. A change
+that does not load leaves the previous version serving; a subscription the new schema refuses ends with an
+error while the others keep delivering."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import sys
@@ -36,6 +38,8 @@ pytestmark = pytest.mark.e2e
 DEADLINE_S = 30
 RESOLVER = "Handler: resolvers.app.handler"
 UPLOAD_EXPIRES = "  UploadExpires:\n    Type: Number\n    Default: 900\n"
+PUBLISH_RESOLVER = "FieldName: publishFileHashed\n"
+PUBLISHED_RESULT = "return ctx.result;"
 #: The resolver under test: the project's, with the `file` field's name marked by a version written in the
 #: code and by a setting from the template (the resolver's LAMBDASHARE_UPLOAD_EXPIRES).
 HANDLER = """
@@ -53,9 +57,8 @@ def handler(event, context):
     return result
 """
 FILE_NAME = "query F($id: ID!) { file(id: $id) { name } }"
-
-
 ON_FILE_PROGRESS = "subscription P($id: ID!) { onFileProgress(id: $id) { id hashedBytes } }"
+#: onFileProgress's argument in the strawberry types
 PROGRESS_ARGUMENT = "async def on_file_progress(self, info: strawberry.Info, id: strawberry.ID)"
 
 
@@ -66,26 +69,30 @@ class ReloadingEmulator(Emulator):
 
 @dataclass
 class Sources:
-    """The template and the resolver module the emulator serves, which the test edits."""
+    """What the emulator serves and the test edits: the template, the resolver module, the lambdashare package."""
 
     template: Path
     handler: Path
-    #: a copy of the lambdashare package, which the emulator runs, so the test may change the schema
+    #: a copy, first on the emulator's path, so the test may change the schema
     package: Path
 
-    def write(self, *, version: str, upload_expires: int) -> None:
+    def write(self, *, version: str, upload_expires: int, published_mark: str = "") -> None:
+        """The resolver's code at `version`; the template with `UploadExpires` and, with `published_mark`,
+        publishFileHashed's APPSYNC_JS response handler marking the name of the file it publishes."""
         self.handler.write_text(HANDLER.format(version=version), encoding="utf-8")
-        self.template.write_text(
-            TEMPLATE.replace(RESOLVER, "Handler: reloaded_resolver.handler").replace(
-                UPLOAD_EXPIRES, UPLOAD_EXPIRES.replace("900", str(upload_expires))
-            ),
-            encoding="utf-8",
-        )
+        template = TEMPLATE.replace(RESOLVER, "Handler: reloaded_resolver.handler")
+        template = template.replace(UPLOAD_EXPIRES, UPLOAD_EXPIRES.replace("900", str(upload_expires)))
+        if published_mark:
+            before, field, after = template.partition(PUBLISH_RESOLVER)
+            marked = f"return Object.assign({{}}, ctx.result, {{ name: ctx.result.name + '{published_mark}' }});"
+            template = before + field + after.replace(PUBLISHED_RESULT, marked, 1)
+        self.template.write_text(template, encoding="utf-8")
 
 
 @pytest.fixture
 def sources(tmp_path: Path) -> Sources:
     assert TEMPLATE.count(RESOLVER) == 1 and TEMPLATE.count(UPLOAD_EXPIRES) == 1
+    assert TEMPLATE.count(PUBLISH_RESOLVER) == 1 and PUBLISHED_RESULT in TEMPLATE.partition(PUBLISH_RESOLVER)[2]
     code = tmp_path / "code"
     package = code / "lambdashare"
     shutil.copytree(Path(lambdashare.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -136,14 +143,14 @@ async def test_a_changed_handler_and_template_are_served_while_a_subscription_ke
     assert file_name(emulator, file_id) == "notes.txt (v1, 900 s)"
 
     async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": file_id}) as events:
-        sources.write(version="v2", upload_expires=600)
+        sources.write(version="v2", upload_expires=600, published_mark=" [published by v2]")
         await asyncio.to_thread(wait_for_name, emulator, file_id, "notes.txt (v2, 600 s)")
 
         assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
-        event = await asyncio.wait_for(events.get(), DEADLINE_S)
-        assert event["onFileHashed"]["id"] == file_id
-        assert event["onFileHashed"]["status"] == "HASHED"
-        assert event["onFileHashed"]["hashes"]["sha256"] is not None
+        event = (await asyncio.wait_for(events.get(), DEADLINE_S))["onFileHashed"]
+        # delivered on the subscription held across the reload, through the reloaded resolver code
+        assert (event["id"], event["status"], event["name"]) == (file_id, "HASHED", "notes.txt [published by v2]")
+        assert event["hashes"]["sha256"] == hashlib.sha256(body).hexdigest()
     # the durable state carried over: the file is hashed, and still served by the new version
     hashed = data(emulator, "query F($id: ID!) { file(id: $id) { name status } }", {"id": file_id})["file"]
     assert hashed == {"name": "notes.txt (v2, 600 s)", "status": "HASHED"}
@@ -202,6 +209,7 @@ async def test_a_subscription_the_new_schema_refuses_ends_with_an_error_and_the_
             assert isinstance(ended, TransportQueryError), ended
             assert ended.query_id is not None
             assert ended.errors and "Unknown argument 'id'" in str(ended.errors), ended.errors
+            assert await subscriber_count(emulator) == before  # it left the broker
 
             assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
             event = await asyncio.wait_for(events.get(), DEADLINE_S)

@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Collection, Coroutine, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -77,11 +78,21 @@ def import_afresh(template: Path, handlers: Iterable[str]) -> tuple[AppSyncSchem
             module, _, name = spec.handler.rpartition(".")
             getattr(importlib.import_module(module), name)  # as Lambda's cold start: the handler must load
     except BaseException:
-        for name in [name for name in sys.modules if _within(name, purged)]:
-            del sys.modules[name]
-        sys.modules.update(kept)
+        _restore(kept, purged)
         raise
     return schema, sdl
+
+
+def _restore(kept: dict[str, ModuleType], purged: Collection[str]) -> None:
+    """Put the running version's modules back, in `sys.modules` and as their packages' attributes (which
+    the failed import bound to its own modules)."""
+    for name in [name for name in sys.modules if _within(name, purged)]:
+        del sys.modules[name]
+    sys.modules.update(kept)
+    for name, module in kept.items():
+        package, _, attribute = name.rpartition(".")
+        if package in sys.modules:
+            setattr(sys.modules[package], attribute, module)
 
 
 def watched(template: Path, handlers: Iterable[str]) -> tuple[set[Path], set[Path]]:

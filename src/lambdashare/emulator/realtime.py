@@ -16,16 +16,16 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from graphql import ExecutionContext, GraphQLError, parse, validate
+from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from lambdashare.api.schema import AppSyncSchema
 from lambdashare.emulator.auth import Caller, RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
 from lambdashare.emulator.realtime_messages import ErrorEntry, Message, StartMessage
+from lambdashare.emulator.reload import request_errors
 from lambdashare.emulator.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -399,21 +399,6 @@ def _parse_request(data: object) -> dict[str, Any] | None:
     if not isinstance(request.get("operationName") or "", str):
         return None
     return request
-
-
-def request_errors(schema: AppSyncSchema, request: Mapping[str, Any]) -> list[GraphQLError]:
-    """Why `schema` would refuse the request (graphql-core's validation and variable coercion); [] if not."""
-    document = parse(request["query"])
-    errors = validate(schema._schema, document)
-    if errors:
-        return errors
-    built = ExecutionContext.build(
-        schema._schema,
-        document,
-        raw_variable_values=request.get("variables"),
-        operation_name=request.get("operationName"),
-    )
-    return built if isinstance(built, list) else []
 
 
 async def _next(results: Results) -> Any:

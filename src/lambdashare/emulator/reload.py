@@ -19,11 +19,12 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable, Collection, Coroutine, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from graphql import ExecutionContext, GraphQLError, parse, validate
 from starlette.concurrency import run_in_threadpool
 from watchfiles import Change, DefaultFilter, awatch
 
@@ -58,25 +59,32 @@ def handler_packages(handlers: Iterable[str]) -> set[str]:
     return {handler.split(".", 1)[0] for handler in handlers}
 
 
+def _loaded(packages: Collection[str]) -> dict[str, ModuleType]:
+    """The modules of `packages` in `sys.modules`, copied at once: other threads may import meanwhile."""
+    return {name: module for name, module in list(sys.modules.items()) if _within(name, packages)}
+
+
 def import_afresh(template: Path, handlers: Iterable[str]) -> tuple[AppSyncSchema, str]:
     """The schema, its SDL and every handler of `template`, imported again from disk. On any failure
     `sys.modules` is left as it was, so the running version keeps its modules. Blocking: call in a thread."""
     purged = set(RELOADED) | handler_packages(handlers)
-    kept = {name: module for name, module in sys.modules.items() if _within(name, purged)}
+    kept = _loaded(purged)
     for name in kept:
-        del sys.modules[name]
+        sys.modules.pop(name, None)
     importlib.invalidate_caches()
     try:
         schema: AppSyncSchema = importlib.import_module("lambdashare.api.schema").schema
         sdl: str = importlib.import_module("lambdashare.schema_export").appsync_sdl()
         wiring = load_wiring(template, SchemaRules.from_sdl(sdl, DEFAULT_AUTH_MODE))
         added = handler_packages(spec.handler for spec in wiring.functions.values()) - purged
-        for name in [name for name in sys.modules if _within(name, added)]:
-            kept[name] = sys.modules.pop(name)
+        stale = _loaded(added)  # imported before, by an earlier version or by the emulator
+        kept.update(stale)
+        for name in stale:
+            sys.modules.pop(name, None)
         purged |= added
         for spec in wiring.functions.values():
-            module, _, name = spec.handler.rpartition(".")
-            getattr(importlib.import_module(module), name)  # as Lambda's cold start: the handler must load
+            module_name, _, name = spec.handler.rpartition(".")
+            getattr(importlib.import_module(module_name), name)  # as Lambda's cold start: the handler must load
     except BaseException:
         _restore(kept, purged)
         raise
@@ -86,8 +94,8 @@ def import_afresh(template: Path, handlers: Iterable[str]) -> tuple[AppSyncSchem
 def _restore(kept: dict[str, ModuleType], purged: Collection[str]) -> None:
     """Put the running version's modules back, in `sys.modules` and as their packages' attributes (which
     the failed import bound to its own modules)."""
-    for name in [name for name in sys.modules if _within(name, purged)]:
-        del sys.modules[name]
+    for name in _loaded(purged):
+        sys.modules.pop(name, None)
     sys.modules.update(kept)
     for name, module in kept.items():
         package, _, attribute = name.rpartition(".")
@@ -114,6 +122,21 @@ def watched(template: Path, handlers: Iterable[str]) -> tuple[set[Path], set[Pat
 def _shown(path: Path) -> str:
     """`path` relative to the working directory when it is inside it."""
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def request_errors(schema: AppSyncSchema, request: Mapping[str, Any]) -> list[GraphQLError]:
+    """Why `schema` would refuse the request (graphql-core's validation and variable coercion); [] if not."""
+    document = parse(request["query"])
+    errors = validate(schema._schema, document)
+    if errors:
+        return errors
+    built = ExecutionContext.build(
+        schema._schema,
+        document,
+        raw_variable_values=request.get("variables"),
+        operation_name=request.get("operationName"),
+    )
+    return built if isinstance(built, list) else []
 
 
 class _PythonSources(DefaultFilter):

@@ -96,10 +96,12 @@ def local_timetables(schedules: Collection[Schedule]) -> list[Timetable]:
         raise TemplateError(str(exc)) from None
 
 
-def function_environ(spec: FunctionSpec, config: EmulatorConfig) -> dict[str, str]:
-    """A function's environment: the template's values, then what the user set for the emulator, then the
-    local endpoints."""
-    given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
+def function_environ(
+    spec: FunctionSpec, config: EmulatorConfig, environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """A function's environment: the template's values, then what the user set for the emulator (in
+    `environ`), then the local endpoints."""
+    given = {k: v for k, v in environ.items() if k.startswith(_PASSED_THROUGH)}
     return {**spec.environment, **given, **config.function_environ()}
 
 
@@ -132,9 +134,9 @@ class Runtime:
     def __init__(self, config: EmulatorConfig, template: Path | None = None) -> None:
         self.config = config
         self._template = template
-        #: what the user set for the functions, read once: the template's values this process takes on
-        #: (the in-process resolver's) must not pass for the user's at a reload
-        self._given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
+        #: the environment the emulator was started with: the template's values this process takes on (the
+        #: in-process resolver's) must not pass for the user's settings at a reload
+        self._started_environ = dict(os.environ)
         self._resolver_environ: dict[str, str] = {}
         self.user_pool = UserPool.load_or_create(config.data_dir, config.region)
         self.authenticator = Authenticator(
@@ -223,7 +225,10 @@ class Runtime:
     def _apply(self, wired: _Wired) -> None:
         """Serve `wired` from the next request on (no await: a request sees one version or the other)."""
         for name in self._resolver_environ.keys() - wired.resolver_environ.keys():
-            os.environ.pop(name, None)
+            if name in self._started_environ:
+                os.environ[name] = self._started_environ[name]
+            else:
+                os.environ.pop(name, None)
         os.environ.update(wired.resolver_environ)
         self._resolver_environ = wired.resolver_environ
         self.schema: AppSyncSchema = wired.schema
@@ -255,7 +260,7 @@ class Runtime:
             await listener()
 
     def _environ(self, spec: FunctionSpec) -> dict[str, str]:
-        return {**spec.environment, **self._given, **self.config.function_environ()}
+        return function_environ(spec, self.config, self._started_environ)
 
     def request_context(self, caller: Caller, headers: Mapping[str, str], context_class: type[C]) -> C:
         return context_class(

@@ -70,24 +70,29 @@ class ReloadingEmulator(Emulator):
 
 @dataclass
 class Sources:
-    """What the emulator serves and the test edits: the template, the resolver module, the lambdashare package."""
+    """What the emulator serves and the test edits: the template, the resolver module (`write_*`: of the
+    project's template and resolver, changed), and the lambdashare package."""
 
     template: Path
     handler: Path
     #: a copy, first on the emulator's path, so the test may change the schema
     package: Path
 
-    def write(self, *, version: str, upload_expires: int, published_mark: str = "") -> None:
-        """The resolver's code at `version`; the template with `UploadExpires` and, with `published_mark`,
-        publishFileHashed's APPSYNC_JS response handler marking the name of the file it publishes."""
+    def write(self, *, version: str, upload_expires: int, published_result: str = PUBLISHED_RESULT) -> None:
+        self.write_handler(version)
+        self.write_template(upload_expires=upload_expires, published_result=published_result)
+
+    def write_handler(self, version: str) -> None:
         self.handler.write_text(HANDLER.format(version=version), encoding="utf-8")
+
+    def write_template(self, *, upload_expires: int, published_result: str = PUBLISHED_RESULT) -> None:
+        """The template with `UploadExpires` and `published_result` in publishFileHashed's APPSYNC_JS code."""
         template = TEMPLATE.replace(RESOLVER, "Handler: reloaded_resolver.handler")
         template = template.replace(UPLOAD_EXPIRES, UPLOAD_EXPIRES.replace("900", str(upload_expires)))
-        if published_mark:
-            before, field, after = template.partition(PUBLISH_RESOLVER)
-            marked = f"return Object.assign({{}}, ctx.result, {{ name: ctx.result.name + '{published_mark}' }});"
-            template = before + field + after.replace(PUBLISHED_RESULT, marked, 1)
-        self.template.write_text(template, encoding="utf-8")
+        before, field, after = template.partition(PUBLISH_RESOLVER)
+        self.template.write_text(
+            before + field + after.replace(PUBLISHED_RESULT, published_result, 1), encoding="utf-8"
+        )
 
 
 @pytest.fixture
@@ -144,7 +149,8 @@ async def test_a_changed_handler_and_template_are_served_while_a_subscription_ke
     assert file_name(emulator, file_id) == "notes.txt (v1, 900 s)"
 
     async with subscription(emulator, appsync_transport(emulator), ON_FILE_HASHED, {"id": file_id}) as events:
-        sources.write(version="v2", upload_expires=600, published_mark=" [published by v2]")
+        marked = "return Object.assign({}, ctx.result, { name: ctx.result.name + ' [published by v2]' });"
+        sources.write(version="v2", upload_expires=600, published_result=marked)
         await asyncio.to_thread(wait_for_name, emulator, file_id, "notes.txt (v2, 600 s)")
 
         assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
@@ -161,15 +167,21 @@ def test_a_change_that_does_not_load_leaves_the_previous_version_serving(emulato
     file_id = request_upload(emulator, name="kept.txt", size=1)["file"]["id"]
     assert file_name(emulator, file_id) == "kept.txt (v1, 900 s)"
 
+    def still_v1_after(log_line: str, count: int = 1) -> None:
+        wait_for_log(emulator, f"still serving the previous version: {log_line}", count)
+        assert file_name(emulator, file_id) == "kept.txt (v1, 900 s)"
+
     sources.handler.write_text("def handler(event, context:\n", encoding="utf-8")  # a syntax error
-    wait_for_log(emulator, "still serving the previous version: SyntaxError")
-    assert file_name(emulator, file_id) == "kept.txt (v1, 900 s)"
-
+    still_v1_after("SyntaxError")
     sources.template.write_text("Resources: [", encoding="utf-8")  # not YAML (and the handler still broken)
-    wait_for_log(emulator, "still serving the previous version: TemplateError")
-    assert file_name(emulator, file_id) == "kept.txt (v1, 900 s)"
+    still_v1_after("TemplateError: cannot read")
+    # resolver code that does not compile: found once the handler imports again, and then that import undone
+    sources.write_template(upload_expires=900, published_result="return ctx.result +;")
+    still_v1_after("SyntaxError", count=2)
+    sources.write_handler("v3")
+    still_v1_after("TemplateError: the code of Mutation.publishFileHashed cannot be loaded")
 
-    sources.write(version="v3", upload_expires=900)
+    sources.write_template(upload_expires=900)
     wait_for_name(emulator, file_id, "kept.txt (v3, 900 s)")
 
 

@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -64,8 +65,22 @@ def _loaded(packages: Collection[str]) -> dict[str, ModuleType]:
     return {name: module for name, module in list(sys.modules.items()) if _within(name, packages)}
 
 
-def import_afresh(template: Path, handlers: Iterable[str]) -> tuple[AppSyncSchema, str]:
-    """The schema, its SDL and every handler of `template`, imported again from disk. On any failure
+@dataclass(frozen=True, slots=True)
+class FreshCode:
+    """The schema and its SDL imported afresh, and the modules they replaced (for `undo`)."""
+
+    schema: AppSyncSchema
+    sdl: str
+    replaced: dict[str, ModuleType]
+    packages: frozenset[str]
+
+    def undo(self) -> None:
+        """Put the replaced modules back: the version they make keeps serving."""
+        _restore(self.replaced, self.packages)
+
+
+def import_afresh(template: Path, handlers: Iterable[str]) -> FreshCode:
+    """The schema, its SDL and every handler of `template`, imported again from disk. On a failure
     `sys.modules` is left as it was, so the running version keeps its modules. Blocking: call in a thread."""
     purged = set(RELOADED) | handler_packages(handlers)
     kept = _loaded(purged)
@@ -88,7 +103,7 @@ def import_afresh(template: Path, handlers: Iterable[str]) -> tuple[AppSyncSchem
     except BaseException:
         _restore(kept, purged)
         raise
-    return schema, sdl
+    return FreshCode(schema, sdl, kept, frozenset(purged))
 
 
 def _restore(kept: dict[str, ModuleType], purged: Collection[str]) -> None:
@@ -205,23 +220,26 @@ class Reloader:
             await self._pending.wait()
             self._pending.clear()
             changed, self._changed = sorted(self._changed), set()
-            await self.reload(changed)
+            await self._reload(changed)
 
-    async def reload(self, changed: Collection[str] = ()) -> bool:
-        """Serve the sources as they are now; False (and one log line) when they do not load."""
+    async def _reload(self, changed: Collection[str]) -> None:
+        """Serve the sources as they are now, or keep serving the previous version (and say why)."""
         for path in changed:
             if path.endswith(".py"):
                 # Python trusts a cached module whose source has the same size and whole-second mtime
                 with contextlib.suppress(OSError):
                     os.remove(importlib.util.cache_from_source(path))
-        what = ", ".join(_shown(Path(path)) for path in changed) or "a request"
+        what = ", ".join(_shown(Path(path)) for path in changed)
         try:
-            schema, sdl = await run_in_threadpool(import_afresh, self._template, self._handlers())
-            await self._runtime.reload(schema, sdl)
+            fresh = await run_in_threadpool(import_afresh, self._template, self._handlers())
+            try:
+                await self._runtime.reload(fresh.schema, fresh.sdl)
+            except BaseException:
+                fresh.undo()  # the template cannot be served: the running version keeps its modules too
+                raise
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
             logger.error("reload failed (%s), still serving the previous version: %s", what, reason)
-            return False
+            return
         logger.info("reloaded (%s)", what)
         self._watch_sources()
-        return True

@@ -247,8 +247,8 @@ class Runtime:
         """Serve a new version of the template and the code without a restart: new requests and
         subscriptions see it at once; events already handed to a function finish there (its workers then
         exit); the stream pollers stop after their batch in flight and start again from their checkpoints.
-        The broker, and so every open subscription, the queue and the user pool carry over. Raises
-        TemplateError (and changes nothing) for a template that cannot be served."""
+        The broker, and so every open subscription, the queue and the user pool carry over. Raises (and
+        changes nothing) when the template cannot be served: TemplateError, or what its values raise."""
         wired = self._wire(schema, sdl)
         retired = list(self.functions.values())
         await self._stop_background()
@@ -257,7 +257,10 @@ class Runtime:
         for function in retired:
             function.close(finish_queued=True)
         for listener in list(self.reload_listeners):
-            await listener()
+            try:
+                await listener()
+            except Exception:  # one connection's trouble; the reload is done
+                logger.exception("a connection could not check its subscriptions after the reload")
 
     def _environ(self, spec: FunctionSpec) -> dict[str, str]:
         return function_environ(spec, self.config, self._started_environ)

@@ -20,10 +20,14 @@ def serve(args: argparse.Namespace) -> int:
 
     Example
     -------
-    ``lambdashare serve --port 8000 --data-dir .lambdashare``
+    ``lambdashare serve --port 8000 --data-dir .lambdashare``; with ``--reload``, changes to the template and
+    the code are served as they are saved (see `lambdashare.emulator.reload`).
     """
+    import functools
+
     import uvicorn
 
+    from lambdashare.emulator.app import create_app
     from lambdashare.emulator.config import EmulatorConfig
     from lambdashare.emulator.identity_provider import UserPool
     from lambdashare.emulator.runtime import check_template
@@ -57,6 +61,9 @@ def serve(args: argparse.Namespace) -> int:
     pool = UserPool.load_or_create(config.data_dir, config.region)
     ws_url = config.public_url.replace("http", "ws", 1)
     certificate = f"\n  TLS cert   {tls['ssl_certfile']}" if tls else ""
+    reloading = (
+        "\n  Reload     on: changes to the template and the code are served as they are saved" if args.reload else ""
+    )
     print(
         f"lambdashare emulator\n"
         f"  GraphQL    POST {config.graphql_url}   (explorer: GET in a browser)\n"
@@ -64,11 +71,11 @@ def serve(args: argparse.Namespace) -> int:
         f"  User pool  POST {config.public_url}/cognito-idp/   (pool {pool.pool_id}, app client {pool.client_id})\n"
         f"  Web app    {config.public_url}/\n"
         f"  API key    {config.api_key}\n"
-        f"  Data dir   {config.data_dir}{certificate}",
+        f"  Data dir   {config.data_dir}{certificate}{reloading}",
         flush=True,
     )
     uvicorn.run(
-        "lambdashare.emulator.app:create_app",
+        functools.partial(create_app, reload=args.reload),
         factory=True,
         host=args.host,
         port=args.port,
@@ -243,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--tls-cert", help="serve https/wss with this certificate (PEM) ...")
     run.add_argument("--tls-key", help="... and this key (PEM)")
     run.add_argument("--log-level", default="warning")
+    run.add_argument(
+        "--reload", action="store_true", help="serve changes to the template and the code as they are saved"
+    )
     run.set_defaults(func=serve)
 
     issue = commands.add_parser("token", help="print a Cognito-style JWT for a local user")

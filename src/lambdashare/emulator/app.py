@@ -9,20 +9,27 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 
 from lambdashare.emulator.config import EmulatorConfig
+from lambdashare.emulator.reload import Reloader
 from lambdashare.emulator.routes import ROUTES
 from lambdashare.emulator.runtime import Runtime
 from lambdashare.emulator.transport_ws import GraphQLTransportWsView
 
 
-def create_app(config: EmulatorConfig | None = None) -> Starlette:
+def create_app(config: EmulatorConfig | None = None, *, reload: bool = False) -> Starlette:
+    """`reload`: serve changes to the template and the code as they are saved (`serve --reload`)."""
     runtime = Runtime(config or EmulatorConfig.from_env())
+    reloader = Reloader(runtime) if reload else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        if reloader is not None:
+            reloader.start()
         try:
             yield
         finally:
+            if reloader is not None:
+                await reloader.stop()
             await runtime.stop()
 
     app = Starlette(routes=ROUTES, lifespan=lifespan)

@@ -78,9 +78,9 @@ class Dispatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, invocation: Invocation) -> None:
-        function = self._functions[invocation.function]
         attempt = invocation.attempts
         while True:
+            function = self._functions[invocation.function]  # each attempt runs the current version (a reload)
             try:
                 await function.invoke(invocation.event)
             except LambdaError as exc:

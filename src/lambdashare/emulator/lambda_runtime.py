@@ -110,8 +110,10 @@ class InProcessFunction:
             logger.error("%s did not answer within %.0f s", self.name, self._timeout_s)
             raise LambdaError("ExecutionTimeout", "Execution timed out.") from None
 
-    def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
+    def close(self, *, finish_queued: bool = False) -> None:
+        """Stop taking events; those already handed over are cancelled, or with `finish_queued` (a reload)
+        still run."""
+        self._thread.shutdown(wait=False, cancel_futures=not finish_queued)
 
 
 def _die_with_parent(name: str) -> None:
@@ -179,5 +181,6 @@ class WorkerPoolFunction:
             raise LambdaError(*value)
         return value
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, *, finish_queued: bool = False) -> None:
+        """As `InProcessFunction.close`; the workers exit once their events are done."""
+        self._pool.shutdown(wait=False, cancel_futures=not finish_queued)

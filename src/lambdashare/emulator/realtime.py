@@ -25,6 +25,7 @@ from lambdashare.emulator.auth import Caller, RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
 from lambdashare.emulator.realtime_messages import ErrorEntry, Message, StartMessage
+from lambdashare.emulator.reload import request_errors
 from lambdashare.emulator.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -77,15 +78,21 @@ Results = AsyncGenerator[Any, None]  # strawberry's ExecutionResults
 
 
 class Subscription:
-    """A live subscription: its result stream (registered with the broker), the pending read of its
-    first result, and the task sending results."""
+    """A live subscription: its request, its result stream (registered with the broker), the pending read
+    of its first result, and the task sending results."""
 
-    __slots__ = ("first", "id", "results", "task")
+    __slots__ = ("first", "id", "request", "results", "task")
 
     def __init__(
-        self, subscription_id: str, results: Results, first: asyncio.Task[Any], task: asyncio.Task[None]
+        self,
+        subscription_id: str,
+        request: Mapping[str, Any],
+        results: Results,
+        first: asyncio.Task[Any],
+        task: asyncio.Task[None],
     ) -> None:
         self.id = subscription_id
+        self.request = request
         self.results = results
         self.first = first
         self.task = task
@@ -150,6 +157,7 @@ class RealtimeHandler:
             with contextlib.suppress(RuntimeError):
                 await self.websocket.close(WS_1000_NORMAL)
             return
+        self.runtime.reload_listeners.add(self.recheck_subscriptions)
         try:
             while True:
                 message = await self.websocket.receive()
@@ -299,7 +307,7 @@ class RealtimeHandler:
         # the subscription is registered with the broker already: it is live from start_ack on
         results, first = started
         task = asyncio.create_task(self._stream(subscription_id, results, first))
-        self.subscriptions[subscription_id] = Subscription(subscription_id, results, first, task)
+        self.subscriptions[subscription_id] = Subscription(subscription_id, request, results, first, task)
         await self.send({"type": "start_ack", "id": subscription_id})
 
     async def _subscribe(
@@ -360,7 +368,18 @@ class RealtimeHandler:
             await subscription.close()  # no data for this id can follow the complete
             await self.send({"type": "complete", "id": subscription_id})
 
+    async def recheck_subscriptions(self) -> None:
+        """After a reload: a subscription the new schema no longer allows (its field or an argument is gone,
+        a type changed) ends with an `error` naming why, as a `start` of it would now; the others keep
+        delivering."""
+        for subscription_id, subscription in list(self.subscriptions.items()):
+            errors = request_errors(self.runtime.schema, subscription.request)
+            if errors and self.subscriptions.pop(subscription_id, None) is not None:
+                await subscription.close()
+                await self.send_error([_start_error(e) for e in errors], subscription_id)
+
     async def cleanup(self) -> None:
+        self.runtime.reload_listeners.discard(self.recheck_subscriptions)
         if self._keep_alive is not None:
             self._keep_alive.cancel()
         subscriptions = list(self.subscriptions.values())

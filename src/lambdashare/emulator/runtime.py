@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -94,10 +95,12 @@ def local_timetables(schedules: Collection[Schedule]) -> list[Timetable]:
         raise TemplateError(str(exc)) from None
 
 
-def function_environ(spec: FunctionSpec, config: EmulatorConfig) -> dict[str, str]:
-    """A function's environment: the template's values, then what the user set for the emulator, then the
-    local endpoints."""
-    given = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH)}
+def function_environ(
+    spec: FunctionSpec, config: EmulatorConfig, environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """A function's environment: the template's values, then what the user set for the emulator (in
+    `environ`), then the local endpoints."""
+    given = {k: v for k, v in environ.items() if k.startswith(_PASSED_THROUGH)}
     return {**spec.environment, **given, **config.function_environ()}
 
 
@@ -114,16 +117,18 @@ def load_resolver_code(wiring: Wiring) -> dict[str, ResolverCode]:
 
 
 class Runtime:
+    """The durable parts (user pool, broker and its subscriptions, queue, stream and checkpoints) live as long
+    as the process; what the template and the code wire (schema, resolvers, functions, stream pollers,
+    scheduler, sweeps) is rebuilt by `reload`."""
+
     def __init__(self, config: EmulatorConfig, template: Path | None = None) -> None:
         self.config = config
-        self.schema: AppSyncSchema = schema
-        self.rules = SchemaRules.from_sdl(appsync_sdl(), DEFAULT_AUTH_MODE)
-        self.wiring = load_wiring(template or template_path(), self.rules)
-        self.resolver_code = load_resolver_code(self.wiring)
+        self._template = template
+        #: the environment the emulator was started with: the template's values this process takes on (the
+        #: in-process resolver's) must not pass for the user's settings at a reload
+        self._started_environ = dict(os.environ)
+        self._resolver_environ: dict[str, str] = {}
         self.user_pool = UserPool.load_or_create(config.data_dir, config.region)
-        self.user_pool_api = UserPoolApi(
-            self.user_pool, load_pool_settings(template or template_path()), SqliteUserStore(config.data_dir)
-        )
         self.authenticator = Authenticator(
             api_key=config.api_key,
             access_key_id=config.access_key_id,
@@ -134,55 +139,121 @@ class Runtime:
         )
         self.broker = Broker()
         self.blobs = FileBlobStore(config.data_dir, bucket="local", public_url=config.public_url, secret=config.secret)
+        #: one mapping, updated in place by a reload, so the dispatcher always invokes the current functions
         self.functions: dict[str, InProcessFunction | WorkerPoolFunction] = {}
-        for name in self.wiring.resolver_functions():
+        self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
+        self.stream = SqliteStream(config.data_dir)
+        self._settle_staged = settle_staged_events(self.dispatcher, self.blobs)
+        #: called after each reload (the real-time connections check their subscriptions)
+        self.reload_listeners: set[Callable[[], Awaitable[None]]] = set()
+        self._apply(self._wire(schema, appsync_sdl()))
+
+    def _wire(self, schema: AppSyncSchema, sdl: str) -> _Wired:
+        """Everything the template and the code decide; raises TemplateError before starting anything."""
+        template = self._template or template_path()
+        rules = SchemaRules.from_sdl(sdl, DEFAULT_AUTH_MODE)
+        wiring = load_wiring(template, rules)
+        resolver_code = load_resolver_code(wiring)
+        user_pool_api = UserPoolApi(self.user_pool, load_pool_settings(template), SqliteUserStore(self.config.data_dir))
+        aws_only = sorted(AWS_ONLY_SCHEDULES.keys() & {s.function for s in wiring.schedules})
+        schedules = local_schedules(wiring.schedules)
+        tables = local_timetables(schedules)
+        abort_after_s = multipart_abort_after_s(template)
+        functions: dict[str, InProcessFunction | WorkerPoolFunction] = {}
+        resolver_environ: dict[str, str] = {}
+        for name in wiring.resolver_functions():
             # AppSync's resolver runs in this process, one event at a time; it reads its settings
             # from the environment at cold start, as in Lambda
-            spec = self.wiring.functions[name]
-            os.environ.update(self._environ(spec))
-            self.functions[name] = InProcessFunction(name, spec.handler, timeout_s=min(spec.timeout_s, 30))
-        for name in self.wiring.bucket_notifications:
-            spec = self.wiring.functions[name]
-            self.functions[name] = WorkerPoolFunction(
+            spec = wiring.functions[name]
+            resolver_environ.update(self._environ(spec))
+            functions[name] = InProcessFunction(name, spec.handler, timeout_s=min(spec.timeout_s, 30))
+        for name in wiring.bucket_notifications:
+            spec = wiring.functions[name]
+            functions[name] = WorkerPoolFunction(
                 name,
                 spec.handler,
                 environ=self._environ(spec),
-                workers=config.hash_workers,
+                workers=self.config.hash_workers,
                 timeout_s=spec.timeout_s,
             )
-        self._aws_only = sorted(AWS_ONLY_SCHEDULES.keys() & {s.function for s in self.wiring.schedules})
-        schedules = local_schedules(self.wiring.schedules)
         # a stream consumer or scheduled function gets a worker per source that invokes it: each poller
         # delivers one batch at a time (one shard), and a schedule's run never waits for a batch
-        sources = Counter([m.function for m in self.wiring.stream_mappings] + [s.function for s in schedules])
+        sources = Counter([m.function for m in wiring.stream_mappings] + [s.function for s in schedules])
         for name, count in sources.items():
-            if name not in self.functions:
-                spec = self.wiring.functions[name]
-                self.functions[name] = WorkerPoolFunction(
+            if name not in functions:
+                spec = wiring.functions[name]
+                functions[name] = WorkerPoolFunction(
                     name, spec.handler, environ=self._environ(spec), workers=count, timeout_s=spec.timeout_s
                 )
-        self.dispatcher = Dispatcher(SqliteEventQueue(config.data_dir), self.functions)
         # Lambda's event-source mappings on the file table's stream, and EventBridge Scheduler
-        self.stream = SqliteStream(config.data_dir)
-        self.stream_pollers = [
-            StreamPoller(mapping, self.functions[mapping.function], self.stream)
-            for mapping in self.wiring.stream_mappings
+        stream_pollers = [
+            StreamPoller(mapping, functions[mapping.function], self.stream) for mapping in wiring.stream_mappings
         ]
-        self.scheduler = Scheduler(local_timetables(schedules), self.dispatcher.invoke_async)
+        scheduler = Scheduler(tables, self.dispatcher.invoke_async)
         # DynamoDB's TTL and S3's lifecycle rule for incomplete multipart uploads, locally
-        self._settle_staged = settle_staged_events(self.dispatcher, self.blobs)
         sweeps = {
-            "expired-pending": expire_pending(SqliteTable(config.data_dir, region=config.region), self.blobs),
+            "expired-pending": expire_pending(SqliteTable(self.config.data_dir, region=self.config.region), self.blobs),
             "staged-events": self._settle_staged,
         }
-        abort_after_s = multipart_abort_after_s(template or template_path())
         if abort_after_s is not None:
             sweeps["stale-multipart"] = abort_stale_multipart(self.blobs, abort_after_s)
-        sweeps["stream-trim"] = trim_stream(self.stream, [mapping.name for mapping in self.wiring.stream_mappings])
-        self.sweeper = Sweeper(sweeps, config.sweep_interval_s)
+        sweeps["stream-trim"] = trim_stream(self.stream, [mapping.name for mapping in wiring.stream_mappings])
+        return _Wired(
+            schema=schema,
+            rules=rules,
+            wiring=wiring,
+            resolver_code=resolver_code,
+            user_pool_api=user_pool_api,
+            functions=functions,
+            resolver_environ=resolver_environ,
+            aws_only=aws_only,
+            stream_pollers=stream_pollers,
+            scheduler=scheduler,
+            sweeper=Sweeper(sweeps, self.config.sweep_interval_s),
+        )
+
+    def _apply(self, wired: _Wired) -> None:
+        """Serve `wired` from the next request on (no await: a request sees one version or the other)."""
+        for name in self._resolver_environ.keys() - wired.resolver_environ.keys():
+            if name in self._started_environ:
+                os.environ[name] = self._started_environ[name]
+            else:
+                os.environ.pop(name, None)
+        os.environ.update(wired.resolver_environ)
+        self._resolver_environ = wired.resolver_environ
+        self.schema: AppSyncSchema = wired.schema
+        self.rules = wired.rules
+        self.wiring = wired.wiring
+        self.resolver_code = wired.resolver_code
+        self.user_pool_api = wired.user_pool_api
+        self.functions.clear()
+        self.functions.update(wired.functions)
+        self._aws_only = wired.aws_only
+        self.stream_pollers = wired.stream_pollers
+        self.scheduler = wired.scheduler
+        self.sweeper = wired.sweeper
+
+    async def reload(self, schema: AppSyncSchema, sdl: str) -> None:
+        """Serve a new version of the template and the code without a restart: new requests and
+        subscriptions see it at once; events already handed to a function finish there (its workers then
+        exit); the stream pollers stop after their batch in flight and start again from their checkpoints.
+        The broker, and so every open subscription, the queue and the user pool carry over. Raises (and
+        changes nothing) when the template cannot be served: TemplateError, or what its values raise."""
+        wired = self._wire(schema, sdl)
+        retired = list(self.functions.values())
+        await self._stop_background()
+        self._apply(wired)
+        self._start_background()
+        for function in retired:
+            function.close(finish_queued=True)
+        for listener in list(self.reload_listeners):
+            try:
+                await listener()
+            except Exception:  # one connection's trouble; the reload is done
+                logger.exception("a connection could not check its subscriptions after the reload")
 
     def _environ(self, spec: FunctionSpec) -> dict[str, str]:
-        return function_environ(spec, self.config)
+        return function_environ(spec, self.config, self._started_environ)
 
     def request_context(self, caller: Caller, headers: Mapping[str, str], context_class: type[C]) -> C:
         return context_class(
@@ -198,18 +269,41 @@ class Runtime:
     async def start(self) -> None:
         await self.dispatcher.resume()
         await run_in_threadpool(self._settle_staged)  # notifications of a publish the last run did not answer
+        for function in self._aws_only:
+            logger.info("not scheduling %s locally: %s", function, AWS_ONLY_SCHEDULES[function])
+        self._start_background()
+
+    def _start_background(self) -> None:
         self.sweeper.start()
         for poller in self.stream_pollers:
             poller.start()
-        for function in self._aws_only:
-            logger.info("not scheduling %s locally: %s", function, AWS_ONLY_SCHEDULES[function])
         self.scheduler.start()
 
-    async def stop(self) -> None:
+    async def _stop_background(self) -> None:
         await self.scheduler.stop()
         for poller in self.stream_pollers:
             await poller.stop()  # each lets its batch in flight finish and saves its checkpoint
         await self.sweeper.stop()
+
+    async def stop(self) -> None:
+        await self._stop_background()
         await self.dispatcher.stop()
         for function in self.functions.values():
             function.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Wired:
+    """One version of what the template and the code decide (see `Runtime._wire`)."""
+
+    schema: AppSyncSchema
+    rules: SchemaRules
+    wiring: Wiring
+    resolver_code: dict[str, ResolverCode]
+    user_pool_api: UserPoolApi
+    functions: dict[str, InProcessFunction | WorkerPoolFunction]
+    resolver_environ: dict[str, str]
+    aws_only: list[str]
+    stream_pollers: list[StreamPoller]
+    scheduler: Scheduler
+    sweeper: Sweeper

@@ -23,9 +23,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.unset import UnsetType
 
+from lambdashare.api.schema import AppSyncSchema
 from lambdashare.emulator.auth import Caller, RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, field_error
+from lambdashare.emulator.reload import request_errors
 from lambdashare.emulator.runtime import Runtime
 
 #: Until connection_init is authenticated, no auth mode is allowed on any field.
@@ -70,6 +72,28 @@ def _in_appsync_shape(error: Any) -> Any:
 
 
 class _TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    async def handle(self) -> None:
+        runtime: Runtime = self.view.runtime  # type: ignore[attr-defined]
+        runtime.reload_listeners.add(self.recheck_operations)
+        try:
+            await super().handle()
+        finally:
+            runtime.reload_listeners.discard(self.recheck_operations)
+
+    async def recheck_operations(self) -> None:
+        """After a reload: this connection's next operations run the new schema, and a subscription it no
+        longer allows ends with an `error` message naming why (as its `subscribe` would now get one)."""
+        schema: AppSyncSchema = self.view.runtime.schema  # type: ignore[attr-defined]
+        self.schema = schema
+        for operation in list(self.operations.values()):
+            request = {"query": operation.query, "variables": operation.variables}
+            errors = request_errors(schema, {**request, "operationName": operation.operation_name})
+            if errors:
+                task = operation.task
+                await operation.send_initial_errors(errors)  # forgets the id: no result follows
+                if task is not None:
+                    task.cancel()  # which unsubscribes
+
     async def send_message(self, message: Any) -> None:
         """Field errors in AppSync's shape (see TransportWsContext)."""
         payload = message.get("payload")
@@ -117,6 +141,11 @@ class GraphQLTransportWsView(GraphQL[TransportWsContext, None]):
             connection_init_wait_timeout=timedelta(seconds=10),
         )
         self.runtime = runtime
+        runtime.reload_listeners.add(self._serve_reloaded_schema)
+
+    async def _serve_reloaded_schema(self) -> None:
+        """Connections opened after a reload run the new schema."""
+        self.schema = self.runtime.schema
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON nested too deep to parse is not JSON either (strawberry then closes with 4400)."""

@@ -23,7 +23,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from tests.e2e.clients import data, file_by_id, request_upload, send_bytes
+from tests.e2e.clients import LOCAL_IAM_ARN, REGION, data, file_by_id, iam_credentials, request_upload, send_bytes
 from tests.e2e.conftest import Emulator, free_port
 
 pytestmark = pytest.mark.e2e
@@ -386,6 +386,36 @@ def test_with_an_api_key_ls_shows_the_files_uploaded_from_here_and_find_only_cou
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert "1 hashed file holds this content" in done.stderr
+
+
+def test_with_iam_upload_wait_and_ls_work_as_the_principal(cli: Cli, tmp_path: Path) -> None:
+    # GIVEN the emulator's local IAM credentials as the only AWS credentials in the environment, and no API key
+    credentials = iam_credentials(cli.emulator)
+    aws = {
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }
+    env = {**{k: v for k, v in cli.env().items() if not k.startswith("AWS_")}, **aws, "LAMBDASHARE_API_KEY": ""}
+    body = os.urandom(5000)
+    cli.write("signed.bin", body)
+
+    def run(*args: str) -> str:
+        done = subprocess.run(cli.command(*args), cwd=cli.cwd, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # WHEN it uploads with --auth iam and waits, then lists its files
+    (uploaded,) = json_lines(run("upload", "--auth", "iam", "--wait", "--json", "signed.bin"))
+    listed = json_lines(run("ls", "--auth", "iam", "--json"))
+
+    # THEN the digests are hashlib's, and the API lists the file as the principal's (by its ARN)
+    assert uploaded["status"] == "HASHED"
+    assert uploaded["hashes"] == digests(body)
+    mine = [f for f in listed if f["id"] == uploaded["id"]]
+    assert [f["owner"] for f in mine] == [LOCAL_IAM_ARN]
 
 
 def test_a_session_is_kept_private_and_refreshed(cli: Cli) -> None:

@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from botocore.credentials import Credentials
 from gql import Client, GraphQLRequest
-from gql.transport.appsync_auth import AppSyncApiKeyAuthentication, AppSyncJWTAuthentication
+from gql.transport.appsync_auth import (
+    AppSyncApiKeyAuthentication,
+    AppSyncIAMAuthentication,
+    AppSyncJWTAuthentication,
+)
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.websockets import WebsocketsTransport
 
@@ -26,6 +31,9 @@ mutation Request($input: RequestUploadInput!) {{
   requestUpload(input: $input) {{ file {{ {FILE_FIELDS} }} expiresAt url method headers uploadId parts {{ number }} }}
 }}"""
 ON_FILE_HASHED = f"subscription OnHashed($id: ID) {{ onFileHashed(id: $id) {{ {FILE_FIELDS} }} }}"
+#: The emulator's region, and the ARN its local IAM credentials sign as (an IAM caller owns by it).
+REGION = "us-east-1"
+LOCAL_IAM_ARN = "arn:aws:iam::000000000000:user/lambdashare-local"
 
 
 def graphql(
@@ -107,6 +115,17 @@ def token_for(emulator: Emulator, user: str, *extra: str) -> str:
 
 def jwt_appsync_transport(emulator: Emulator, token: str) -> AppSyncWebsocketsTransport:
     auth = AppSyncJWTAuthentication(host=emulator.host, jwt=token)
+    return AppSyncWebsocketsTransport(url=emulator.ws_url, auth=auth, keep_alive_timeout=30)
+
+
+def iam_credentials(emulator: Emulator) -> Credentials:
+    """The emulator's local IAM credentials, kept in its data dir."""
+    stored = json.loads((emulator.data_dir / "emulator.json").read_text())
+    return Credentials(stored["access_key_id"], stored["secret_access_key"])
+
+
+def iam_appsync_transport(emulator: Emulator) -> AppSyncWebsocketsTransport:
+    auth = AppSyncIAMAuthentication(host=emulator.host, credentials=iam_credentials(emulator), region_name=REGION)
     return AppSyncWebsocketsTransport(url=emulator.ws_url, auth=auth, keep_alive_timeout=30)
 
 
@@ -235,15 +254,12 @@ def sigv4_graphql(emulator: Emulator, query: str, variables: dict[str, Any] | No
     """POST signed with SigV4 as the hasher signs (the emulator's local IAM credentials, service appsync)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
 
-    stored = json.loads((emulator.data_dir / "emulator.json").read_text())
-    credentials = Credentials(stored["access_key_id"], stored["secret_access_key"])
     body = json.dumps({"query": query, "variables": variables or {}})
     signed = AWSRequest(
         method="POST", url=emulator.graphql_url, data=body, headers={"content-type": "application/json"}
     )
-    SigV4Auth(credentials, "appsync", "us-east-1").add_auth(signed)
+    SigV4Auth(iam_credentials(emulator), "appsync", REGION).add_auth(signed)
     response = httpx.post(emulator.graphql_url, content=body.encode(), headers=dict(signed.headers), timeout=30)
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import os
@@ -48,16 +49,18 @@ from gql.transport.exceptions import TransportConnectionFailed, TransportServerE
 
 from tests.clock import botocore_clock
 from tests.e2e.clients import (
+    LOCAL_IAM_ARN,
     ON_FILE_HASHED,
+    REGION,
     REQUEST_UPLOAD,
     file_hashed_input,
+    iam_credentials,
     send_bytes,
     subscriber_count,
     subscription,
 )
 from tests.e2e.conftest import Emulator
 
-REGION = "us-east-1"
 FILES = "query Files { files(limit: 1) { items { id } nextToken } }"
 PUBLISH = "mutation P($input: FileHashedInput!) { publishFileHashed(input: $input) { id status } }"
 UNAUTHORIZED = {"errorType": "UnauthorizedException", "message": "You are not authorized to make this call."}
@@ -79,11 +82,6 @@ def pool_key(emulator: Emulator) -> RSAPrivateKey:
     key = serialization.load_pem_private_key((emulator.data_dir / "idp-key.pem").read_bytes(), password=None)
     assert isinstance(key, RSAPrivateKey)
     return key
-
-
-def iam_credentials(emulator: Emulator) -> Credentials:
-    stored = json.loads((emulator.data_dir / "emulator.json").read_text())
-    return Credentials(stored["access_key_id"], stored["secret_access_key"])
 
 
 def cli_token(emulator: Emulator, *args: str) -> str:
@@ -618,16 +616,76 @@ def test_publish_file_hashed_is_iam_only(emulator: Emulator, mode: str) -> None:
     assert error["path"] == ["publishFileHashed"]
 
 
-def test_a_user_query_field_is_not_for_iam(emulator: Emulator) -> None:
-    # GIVEN `files`, a Query field for API key and Cognito users only, called with SigV4
-    # WHEN it is posted signed
-    response = post_signed(emulator, FILES)
+# --- an IAM principal is a user of its own space ----------------------------------------------------
 
-    # THEN the credentials are valid (200), but the field is Unauthorized for IAM
-    assert response.status_code == 200, response.text
-    [error] = response.json()["errors"]
+FILE_OWNER = "query F($id: ID!) { file(id: $id) { id owner status } }"
+OWN_FILES = "query Files { files(limit: 100) { items { id owner } } }"
+BY_HASH = "query H($h: String!) { filesByHash(sha256: $h) { id owner } }"
+
+
+def signed_data(emulator: Emulator, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = assert_ok(post_signed(emulator, query, variables))["data"]
+    return data
+
+
+def test_an_iam_caller_requests_uploads_and_lists_its_own_file(emulator: Emulator) -> None:
+    # GIVEN an upload requested with SigV4
+    body = os.urandom(2048)
+    ticket = signed_data(emulator, REQUEST_UPLOAD, {"input": {"name": "iam.bin", "size": len(body)}})["requestUpload"]
+    file_id = ticket["file"]["id"]
+
+    # WHEN its bytes are sent and hashed
+    assert send_bytes(ticket, body).status_code == 200
+    deadline = time.monotonic() + 60
+    while (found := signed_data(emulator, FILE_OWNER, {"id": file_id})["file"])["status"] != "HASHED":
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+
+    # THEN the file is the caller's, by its ARN, and it lists and finds it
+    assert ticket["file"]["owner"] == found["owner"] == LOCAL_IAM_ARN
+    listed = signed_data(emulator, OWN_FILES)["files"]["items"]
+    assert {"id": file_id, "owner": LOCAL_IAM_ARN} in listed
+    assert {f["owner"] for f in listed} == {LOCAL_IAM_ARN}
+    sha256 = hashlib.sha256(body).hexdigest()
+    assert signed_data(emulator, BY_HASH, {"h": sha256})["filesByHash"] == [{"id": file_id, "owner": LOCAL_IAM_ARN}]
+
+
+@pytest.mark.parametrize("other", ["cognito user", "api key"])
+def test_an_iam_caller_does_not_find_another_principals_file(emulator: Emulator, other: str) -> None:
+    # GIVEN a file of a signed-in user, or of the API key's anonymous space
+    headers = (
+        {"Authorization": cli_token(emulator, "--user", f"owner-{uuid.uuid4()}")}
+        if other == "cognito user"
+        else {"x-api-key": emulator.api_key}
+    )
+    ticket = assert_ok(post(emulator, headers, REQUEST_UPLOAD, {"input": {"name": "theirs.bin", "size": 1}}))
+    file_id = ticket["data"]["requestUpload"]["file"]["id"]
+
+    # WHEN an IAM caller asks for it by id, lists its files, and tries to delete it
+    found = signed_data(emulator, FILE_OWNER, {"id": file_id})["file"]
+    listed = signed_data(emulator, OWN_FILES)["files"]["items"]
+    deleted = post_signed(emulator, "mutation D($id: ID!) { deleteFile(id: $id) { id } }", {"id": file_id})
+
+    # THEN it is not found anywhere, and it is still there for its owner
+    assert found is None
+    assert file_id not in [f["id"] for f in listed]
+    assert deleted.status_code == 200
+    assert deleted.json()["data"] == {"deleteFile": None}
+    still = assert_ok(post(emulator, headers, FILE_OWNER, {"id": file_id}))["data"]["file"]
+    assert still is not None and still["id"] == file_id
+
+
+def test_an_iam_caller_is_not_an_admin(emulator: Emulator) -> None:
+    # GIVEN / WHEN an IAM caller asks for its own stats, then for everyone's
+    own = post_signed(emulator, "query { stats(days: 1) { uploads } }")
+    everyone = post_signed(emulator, "query { stats(days: 1, everyone: true) { uploads } }")
+
+    # THEN its own space's figures come back, and everyone's are Unauthorized
+    assert isinstance(assert_ok(own)["data"]["stats"]["uploads"], int)
+    assert everyone.status_code == 200, everyone.text
+    [error] = everyone.json()["errors"]
     assert error["errorType"] == "Unauthorized"
-    assert error["message"] == "Not Authorized to access files on type Query"
+    assert error["path"] == ["stats"]
 
 
 # --- lambdashare token ----------------------------------------------------------------------------

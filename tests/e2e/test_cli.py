@@ -22,8 +22,9 @@ import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
+from botocore.credentials import Credentials
 
-from tests.e2e.clients import data, file_by_id, request_upload, send_bytes
+from tests.e2e.clients import LOCAL_IAM_ARN, REGION, data, file_by_id, iam_credentials, request_upload, send_bytes
 from tests.e2e.conftest import Emulator, free_port
 
 pytestmark = pytest.mark.e2e
@@ -379,6 +380,50 @@ def test_with_an_api_key_ls_shows_the_files_uploaded_from_here_and_find_only_cou
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert "1 hashed file holds this content" in done.stderr
+
+
+def iam_env(cli: Cli, credentials: Credentials | None) -> dict[str, str]:
+    """The CLI's environment without an API key, whose only AWS credentials (for the default credential chain)
+    are `credentials`, or none at all."""
+    aws = {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(cli.config_dir / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(cli.config_dir / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    if credentials is not None:
+        aws.update(AWS_ACCESS_KEY_ID=credentials.access_key, AWS_SECRET_ACCESS_KEY=credentials.secret_key)
+    return {**{k: v for k, v in cli.env().items() if not k.startswith("AWS_")}, **aws, "LAMBDASHARE_API_KEY": ""}
+
+
+def run_in(cli: Cli, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cli.command(*args), cwd=cli.cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_with_iam_upload_wait_and_ls_work_as_the_principal(cli: Cli) -> None:
+    # GIVEN the emulator's local IAM credentials as the only AWS credentials in the environment, and no API key
+    env = iam_env(cli, iam_credentials(cli.emulator))
+    body = os.urandom(5000)
+    cli.write("signed.bin", body)
+
+    # WHEN it uploads with --auth iam and waits, then lists its files
+    uploaded = run_in(cli, env, "upload", "--auth", "iam", "--wait", "--json", "signed.bin")
+    listed = run_in(cli, env, "ls", "--auth", "iam", "--json")
+
+    # THEN the digests are hashlib's, and the API lists the file as the principal's (by its ARN)
+    assert uploaded.returncode == 0, uploaded.stderr
+    (file,) = json_lines(uploaded.stdout)
+    assert file["status"] == "HASHED"
+    assert file["hashes"] == digests(body)
+    assert listed.returncode == 0, listed.stderr
+    mine = [f for f in json_lines(listed.stdout) if f["id"] == file["id"]]
+    assert [f["owner"] for f in mine] == [LOCAL_IAM_ARN]
+
+
+def test_with_iam_and_no_aws_credentials_is_a_one_line_error_with_exit_2(cli: Cli) -> None:
+    done = run_in(cli, iam_env(cli, None), "ls", "--auth", "iam")
+    assert done.returncode == 2
+    assert "no AWS credentials for --auth iam" in one_line_error(done)
 
 
 def test_a_session_is_kept_private_and_refreshed(cli: Cli) -> None:

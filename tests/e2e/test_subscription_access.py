@@ -2,7 +2,7 @@
 over both WebSocket protocols (DESIGN.md, "Who sees what").
 
 B with no arguments or with A's id is in test_isolation.py; here: B asking for A as owner, an admin,
-the API key's anonymous space, and a template whose JS is changed (rule and filter limits).
+the API key's anonymous space, an IAM principal, and a template whose JS is changed (rule and filter limits).
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ import pytest
 from gql.transport.exceptions import TransportQueryError
 
 from tests.e2e.clients import (
+    LOCAL_IAM_ARN,
     REQUEST_UPLOAD,
     appsync_transport,
     file_hashed_input,
+    iam_appsync_transport,
     jwt_appsync_transport,
     jwt_transport_ws_transport,
     publish_file_hashed,
     request_upload,
     send_bytes,
+    sigv4_graphql,
     subscription,
     token_for,
     transport_ws_transport,
@@ -160,6 +163,37 @@ async def test_an_api_key_subscriber_gets_no_event_of_an_owned_file(emulator: Em
         # THEN the first event it gets is the anonymous one (one subscription's events come in order)
         event = (await asyncio.wait_for(events.get(), EVENT_TIMEOUT_S))["onFileHashed"]
     assert (event["name"], event["owner"]) == ("anonymous", None)
+
+
+# --- IAM: a principal is notified about its own files (owner = its ARN), over AppSync's protocol ------
+
+
+async def test_an_iam_subscriber_gets_its_own_files_event_and_not_anothers(emulator: Emulator) -> None:
+    # GIVEN an IAM subscriber with no arguments
+    async with subscription(emulator, iam_appsync_transport(emulator), ON_ANY) as events:
+        # WHEN a signed-in user's file and an anonymous file are published, then the caller's own upload is hashed
+        await publish_file_hashed(emulator, file_hashed_input(str(uuid.uuid4()), name="users", owner="someone"))
+        await publish_file_hashed(emulator, file_hashed_input(str(uuid.uuid4()), name="anonymous", owner=None))
+        body = os.urandom(256)
+        answer = await asyncio.to_thread(
+            sigv4_graphql, emulator, REQUEST_UPLOAD, {"input": {"name": "mine.bin", "size": len(body)}}
+        )
+        ticket = answer["data"]["requestUpload"]
+        assert (await asyncio.to_thread(send_bytes, ticket, body)).status_code == 200
+
+        # THEN the first event it gets is its own file's (one subscription's events come in order)
+        event = (await asyncio.wait_for(events.get(), EVENT_TIMEOUT_S))["onFileHashed"]
+    assert (event["id"], event["owner"], event["status"]) == (ticket["file"]["id"], LOCAL_IAM_ARN, "HASHED")
+
+
+async def test_an_iam_subscriber_asking_for_another_owner_is_unauthorized(emulator: Emulator) -> None:
+    # GIVEN a signed-in user
+    alice = user_token(emulator, "alice")
+    # WHEN an IAM caller subscribes to that user's files by owner
+    error = await refusal(emulator, iam_appsync_transport(emulator), ON_FILE, {"owner": sub_of(alice)})
+    # THEN AppSync's Unauthorized for the field is the answer
+    assert error["errorType"] == "Unauthorized"
+    assert error["message"] == "Not Authorized to access onFileHashed on type Subscription"
 
 
 # --- the emulator runs the template's code: change the code, and the rule changes ------------------

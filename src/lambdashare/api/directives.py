@@ -28,7 +28,7 @@ class AwsCognitoUserPools:
     cognito_groups: list[str] | None = strawberry.UNSET
 
 
-#: People: the API key's public space and signed-in users. A field's directives replace its type's.
-USERS = [AwsApiKey(), AwsCognitoUserPools()]
-#: Types the hasher (IAM) also returns when it publishes.
-USERS_AND_HASHER = [*USERS, AwsIam()]
+#: Callers with a space of files: the API key's anonymous space, signed-in users, and IAM principals (each owns
+#: by its ARN; on AWS, its IAM policy says which of these fields it may call). A field's directives replace its
+#: type's, so the hasher's publish mutations stay IAM-only.
+USERS = [AwsApiKey(), AwsCognitoUserPools(), AwsIam()]

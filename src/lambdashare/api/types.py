@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from lambdashare.api.directives import USERS, USERS_AND_HASHER
+from lambdashare.api.directives import USERS
 from lambdashare.api.scalars import AWSJSON, AWSURL, AWSDate, AWSDateTime
 from lambdashare.domain.model import FileStatus as DomainFileStatus
 
 FileStatus = strawberry.enum(DomainFileStatus, name="FileStatus")
 
 
-@strawberry.type(directives=USERS_AND_HASHER)
+@strawberry.type(directives=USERS)
 class Hashes:
     md5: str
     sha1: str
@@ -19,7 +19,7 @@ class Hashes:
     sha512: str
 
 
-@strawberry.type(directives=USERS_AND_HASHER)
+@strawberry.type(directives=USERS)
 class File:
     id: strawberry.ID
     name: str
@@ -37,7 +37,7 @@ class File:
     )
 
 
-@strawberry.type(directives=USERS_AND_HASHER, description="How far the hasher has read a file.")
+@strawberry.type(directives=USERS, description="How far the hasher has read a file.")
 class FileProgress:
     id: strawberry.ID
     hashed_bytes: float

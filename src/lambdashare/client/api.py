@@ -14,7 +14,11 @@ from typing import Any
 import aiohttp
 from gql import Client, GraphQLRequest
 from gql.transport.aiohttp import AIOHTTPTransport
-from gql.transport.appsync_auth import AppSyncApiKeyAuthentication, AppSyncAuthentication
+from gql.transport.appsync_auth import (
+    AppSyncApiKeyAuthentication,
+    AppSyncAuthentication,
+    AppSyncIAMAuthentication,
+)
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.exceptions import (
     TransportError,
@@ -121,7 +125,7 @@ class Api:
         try:
             yield
         except TransportQueryError as exc:
-            raise _query_error(exc.errors or [], self.anonymous) from exc
+            raise _query_error(exc.errors or [], self.auth) from exc
         except TransportServerError as exc:
             if exc.code in (401, 403):
                 raise AuthError(f"{endpoint} refused these credentials (HTTP {exc.code})") from exc
@@ -133,15 +137,22 @@ class Api:
             raise ConnectError(f"cannot reach {endpoint}: {exc or type(exc).__name__}.{hint}") from exc
 
 
-def _query_error(errors: list[Any], anonymous: bool) -> Exception:
+def _query_error(errors: list[Any], auth: AppSyncAuthentication) -> Exception:
     first = errors[0] if errors and isinstance(errors[0], dict) else {"message": str(errors)}
     kind = str(first.get("errorType") or "")
     message = str(first.get("message") or "").strip()
     if kind == "UnauthorizedException":
-        how = "check the API key (--api-key)" if anonymous else "sign in again (`lambdashare login`)"
-        return AuthError(f"the API refused these credentials: {message}; {how}")
+        return AuthError(f"the API refused these credentials: {message}; {_what_to_fix(auth)}")
     if kind == "Unauthorized":  # signed correctly, but the schema does not give this auth mode the field
         return AuthError(f"not allowed with these credentials: {message}")
     if kind == "NotFoundError":
         return NotFoundError(message)
     return ApiError(f"{kind}: {message}" if kind else message)
+
+
+def _what_to_fix(auth: AppSyncAuthentication) -> str:
+    if isinstance(auth, AppSyncApiKeyAuthentication):
+        return "check the API key (--api-key)"
+    if isinstance(auth, AppSyncIAMAuthentication):
+        return "check the AWS credentials (--auth iam signs with the default AWS credential chain)"
+    return "sign in again (`lambdashare login`)"

@@ -189,9 +189,24 @@ def authentication(directory: Path, profile: Profile) -> AppSyncAuthentication:
 
 
 def _iam(profile: Profile) -> AppSyncAuthentication:
+    """SigV4 with the default AWS credential chain's credentials, for the profile's region, else the AWS
+    configuration's, else (left to gql) the one an AppSync host names."""
     from botocore.exceptions import BotoCoreError
+    from botocore.session import get_session
 
+    session = get_session()
     try:
-        return AppSyncIAMAuthentication(host=profile.host, region_name=profile.region)
+        credentials = session.get_credentials()
+        region = profile.region or session.get_config_variable("region")
     except BotoCoreError as exc:
-        raise AuthError(f"no AWS credentials for IAM: {exc}") from exc
+        raise AuthError(f"cannot read the AWS configuration for --auth iam: {exc}") from exc
+    if credentials is None:
+        raise AuthError(
+            "no AWS credentials for --auth iam: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if region is None and "appsync-api." not in profile.host:
+        raise AuthError("no AWS region for --auth iam: set AWS_DEFAULT_REGION, or the profile's region")
+    try:
+        return AppSyncIAMAuthentication(host=profile.host, region_name=region, credentials=credentials, session=session)
+    except BotoCoreError as exc:
+        raise AuthError(f"cannot sign with IAM: {exc}") from exc

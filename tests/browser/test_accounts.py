@@ -11,21 +11,13 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from tests.browser.app_page import open_app, upload
 from tests.browser.conftest import PageProblems, cognito, screenshot
 from tests.e2e.conftest import Emulator
 
 pytestmark = pytest.mark.e2e
 
-TIMEOUT_MS = 60_000
 PASSWORD = "Correct-Horse-9-battery"
-
-
-def open_app(context: BrowserContext, emulator: Emulator) -> Page:
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(emulator.url + "/")
-    expect(page.get_by_label("Choose files to upload, or drop them here")).to_be_enabled()
-    return page
 
 
 def account(page: Page, action: str, email: str, password: str = PASSWORD) -> None:
@@ -39,15 +31,6 @@ def expect_signed_in(page: Page, email: str) -> None:
     expect(page.get_by_role("region", name="Account")).to_contain_text(f"Signed in as {email}")
 
 
-def upload(page: Page, name: str, data: bytes) -> None:
-    page.get_by_label("Choose files to upload, or drop them here").set_input_files(
-        {"name": name, "mimeType": "application/octet-stream", "buffer": data}
-    )
-    row = page.locator(".upload").filter(has_text=name)
-    expect(row).to_have_attribute("data-status", "done")
-    assert row.locator("code[data-hash=sha256]").inner_text() == hashlib.sha256(data).hexdigest()
-
-
 def your_files(page: Page) -> list[str]:
     listed = page.get_by_role("list", name="Your files")
     return [name.inner_text() for name in listed.locator("li .name").all()]
@@ -55,7 +38,7 @@ def your_files(page: Page) -> list[str]:
 
 def test_sign_up_sign_in_and_your_files_are_only_yours(emulator: Emulator, context: BrowserContext) -> None:
     alice, bob = (f"{who}-{uuid.uuid4().hex[:8]}@example.com" for who in ("alice", "bob"))
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
 
     # WHEN alice signs up in the page, THEN she is signed in, and her upload is in "Your files"
     account(page, "Sign up", alice)
@@ -103,7 +86,7 @@ def test_a_wrong_password_is_refused_with_the_pools_message(
     emulator: Emulator, context: BrowserContext, problems: PageProblems
 ) -> None:
     problems.expect_refusal("/cognito-idp/")  # the pool's 400 NotAuthorizedException
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     email = f"carol-{uuid.uuid4().hex[:8]}@example.com"
     account(page, "Sign up", email)
     expect_signed_in(page, email)
@@ -135,7 +118,7 @@ def test_your_files_are_newest_first_and_paged(emulator: Emulator, context: Brow
         assert "errors" not in response.json(), response.text
 
     # WHEN they sign in, THEN the newest 20 show, and "More" brings the oldest
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     account(page, "Sign in", email)
     expect_signed_in(page, email)
     expect(page.get_by_role("list", name="Your files").get_by_role("listitem")).to_have_count(20)

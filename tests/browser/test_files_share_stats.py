@@ -13,28 +13,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from tests.browser.app_page import TIMEOUT_MS, open_app, upload
 from tests.browser.conftest import PageProblems, screenshot
 from tests.e2e.conftest import Emulator
 
 pytestmark = pytest.mark.e2e
 
-TIMEOUT_MS = 60_000
 ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
-
-
-def open_app(context: BrowserContext, url: str) -> Page:
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    expect(page.get_by_label("Choose files to upload, or drop them here")).to_be_enabled()
-    return page
-
-
-def upload(page: Page, name: str, data: bytes) -> None:
-    page.get_by_label("Choose files to upload, or drop them here").set_input_files(
-        {"name": name, "mimeType": "application/octet-stream", "buffer": data}
-    )
-    expect(page.locator(".upload").filter(has_text=name)).to_have_attribute("data-status", "done")
 
 
 def listed(page: Page, name: str) -> Locator:

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, Route, WebSocketRoute, expect
 
+from tests.browser.app_page import TIMEOUT_MS, open_app
 from tests.browser.conftest import ARTIFACTS, PageProblems, screenshot
 from tests.e2e.conftest import Emulator, _start
 
 pytestmark = pytest.mark.e2e
 
-TIMEOUT_MS = 60_000
 ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
 MIB = 1024 * 1024
 BIG = 20 * MIB  # over the app's multipart threshold (16 MiB): parts of 8 MiB, 8 MiB and 4 MiB
@@ -27,14 +27,6 @@ BIG = 20 * MIB  # over the app's multipart threshold (16 MiB): parts of 8 MiB, 8
 
 def digests(data: bytes) -> dict[str, str]:
     return {name: hashlib.new(name, data).hexdigest() for name in ALGORITHMS}
-
-
-def open_app(context: BrowserContext, emulator: Emulator) -> Page:
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(emulator.url + "/")
-    expect(page.get_by_label("Choose files to upload, or drop them here")).to_be_enabled()
-    return page
 
 
 def pick(page: Page, *files: Path | dict) -> None:
@@ -62,7 +54,7 @@ def file_on_disk(tmp_path: Path, name: str, size: int) -> tuple[Path, bytes]:
 
 def test_several_files_at_once_show_their_digests_and_verified(emulator: Emulator, context: BrowserContext) -> None:
     first, second = os.urandom(150_000), os.urandom(70_000)
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     pick(
         page,
         {"name": "one.bin", "mimeType": "application/octet-stream", "buffer": first},
@@ -79,7 +71,7 @@ def test_a_big_file_goes_up_in_parts_with_a_progress_bar(
     emulator: Emulator, context: BrowserContext, tmp_path: Path
 ) -> None:
     path, data = file_on_disk(tmp_path, "big.bin", BIG)
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     held: list[Route] = []
     page.route(
         lambda url: "partNumber=2&" in url, lambda route: held.append(route)
@@ -107,7 +99,7 @@ def test_a_big_upload_resumes_after_a_reload(
 ) -> None:
     problems.expect_refusal("/_storage/")  # the dropped parts
     path, data = file_on_disk(tmp_path, "resumed.bin", BIG)
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     sent: list[str] = []
     context.on("request", lambda request: sent.append(request.url) if "partNumber=" in request.url else None)
 
@@ -137,7 +129,7 @@ def test_cancel_stops_the_upload_and_drops_the_file(
     emulator: Emulator, context: BrowserContext, tmp_path: Path
 ) -> None:
     path, _ = file_on_disk(tmp_path, "cancelled.bin", BIG)
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     page.route(lambda url: "partNumber=2&" in url, lambda route: None)  # held: the upload cannot finish
     pick(page, path)
     row = row_of(page, "cancelled.bin")
@@ -161,7 +153,7 @@ def small_limit_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E
 
 
 def test_an_oversize_upload_shows_the_servers_message(small_limit_emulator: Emulator, context: BrowserContext) -> None:
-    page = open_app(context, small_limit_emulator)
+    page = open_app(context, small_limit_emulator.url + "/")
     pick(page, {"name": "too-big.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(100_001)})
     row = row_of(page, "too-big.bin")
     expect(row).to_have_attribute("data-status", "failed")
@@ -179,7 +171,7 @@ def test_bytes_changed_on_the_way_show_a_loud_mismatch(
     emulator: Emulator, context: BrowserContext, problems: PageProblems
 ) -> None:
     data = os.urandom(50_000)
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     # the storage PUT carries other bytes of the same size than the file the browser holds
     page.route("**/_storage/**", lambda route: route.continue_(post_data=bytes(len(data))))
     pick(page, {"name": "tampered.bin", "mimeType": "application/octet-stream", "buffer": data})
@@ -214,7 +206,7 @@ def test_the_hashing_bar_follows_on_file_progress(
           }
         }).observe(document, {subtree: true, attributes: true, attributeFilter: ["value"]});
     """)
-    page = open_app(context, fine_progress_emulator)
+    page = open_app(context, fine_progress_emulator.url + "/")
     pick(page, path)
     expect_verified(row_of(page, "hashed-slowly.bin"), data)
     values = page.evaluate("window.hashingValues")
@@ -223,7 +215,7 @@ def test_the_hashing_bar_follows_on_file_progress(
 
 
 def test_dropped_files_upload(emulator: Emulator, context: BrowserContext) -> None:
-    page = open_app(context, emulator)
+    page = open_app(context, emulator.url + "/")
     # a drop of two files on the drop zone, as the browser delivers it (a DataTransfer holding Files)
     page.locator("#drop-zone").evaluate("""(zone) => {
         const transfer = new DataTransfer();

@@ -7,6 +7,7 @@ Built once at start-up from `EmulatorConfig`; the HTTP and WebSocket endpoints r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -205,7 +206,14 @@ class Runtime:
             rules=self.rules,
         )
 
+    async def warm(self) -> None:
+        """Every function's instances started and their handlers imported (Lambda's init phase), so a
+        user's first request is as fast as the hundredth."""
+        await asyncio.gather(*(function.warm() for function in self.functions.values()))
+        logger.info("warmed %s", ", ".join(sorted(self.functions)))
+
     async def start(self) -> None:
+        await self.warm()  # before anything can invoke a function, and before uvicorn reports ready
         await self.dispatcher.resume()
         await run_in_threadpool(self._settle_staged)  # notifications of a publish the last run did not answer
         self.sweeper.start()

@@ -208,7 +208,7 @@ def main() -> int:
         },
         "what": {
             "ours": "PUT acknowledged -> each subscriber's data message (hashing, publishFileHashed, fan-out)",
-            "reference": "publishFileHashed sent -> each subscriber's data message (Amplify's AppSync simulator 2.16.20)",
+            "reference": "publishFileHashed sent -> each subscriber's data message (AppSync simulator 2.16.20)",
             "subscription": appsync_ws.ON_FILE_HASHED,
         },
         "rows": rows,

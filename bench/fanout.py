@@ -6,7 +6,9 @@ Each subscriber is its own real-time connection (aiohttp) holding `onFileHashed(
 acknowledgement to its `data` (hashing, the hasher's publishFileHashed and the fan-out included). The
 reference (Amplify's AppSync simulator, NONE resolvers): a publishFileHashed mutation; latency from
 sending it. Several rounds per size, a new file (and subscription) each. Every subscriber must receive
-every event. Not a test: writes bench/results/fanout.json; exits 2 when the target is missed.
+every event. Per round (median) also: the spread from the first delivery to the last, and the CPU the
+load client spent receiving them, which shows when the client (one Python process) is what limits.
+Not a test: writes bench/results/fanout.json; exits 2 when the target is missed.
 
     python bench/fanout.py [--subscribers 200 1000] [--rounds 5]
 """
@@ -74,6 +76,8 @@ async def receive_one(ws: aiohttp.ClientWebSocketResponse, subscription_id: str)
 
 async def measure(url: str, subscribers: int, rounds: int, trigger: Trigger, prepare: Trigger) -> dict[str, Any]:
     latencies: list[float] = []
+    spreads: list[float] = []
+    client_cpu: list[float] = []
     missing = 0
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -89,12 +93,18 @@ async def measure(url: str, subscribers: int, rounds: int, trigger: Trigger, pre
             receipts = [asyncio.ensure_future(receive_one(ws, sub)) for ws in sockets]
             await asyncio.sleep(0.2)  # the subscriptions settle; nothing is in flight
             _, started = await trigger(session, n)
+            cpu_before = time.process_time()
             done, pending = await asyncio.wait(receipts, timeout=EVENT_TIMEOUT_S)
             missing += len(pending)
             for task in pending:
                 task.cancel()
             t0 = started()
-            latencies += [task.result() - t0 for task in done]
+            arrivals = sorted(task.result() for task in done)
+            latencies += [arrived - t0 for arrived in arrivals]
+            if arrivals:
+                # how long the client itself was busy receiving, against how long the deliveries spread over
+                client_cpu.append(time.process_time() - cpu_before)
+                spreads.append(arrivals[-1] - arrivals[0])
             for ws in sockets:
                 await appsync_ws.stop(ws, sub)
             await asyncio.sleep(0.2)
@@ -108,6 +118,8 @@ async def measure(url: str, subscribers: int, rounds: int, trigger: Trigger, pre
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
+        "first_to_last_ms": round(statistics.median(spreads) * 1000, 2),
+        "client_cpu_ms": round(statistics.median(client_cpu) * 1000, 2),
     }
 
 

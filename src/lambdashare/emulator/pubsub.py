@@ -107,8 +107,13 @@ class Broker:
     def publish(self, mutation: str, payload: dict[str, Any]) -> int:
         delivered = 0
         publication = Publication(payload)
+        verdicts: dict[Hashable, bool] = {}  # many subscribers share a filter (the same file id, say)
         for subscriber in list(self._subscribers.get(mutation, ())):
-            if not subscriber.payload_filter.matches(payload):
+            payload_filter = subscriber.payload_filter
+            matched = verdicts.get(payload_filter.key)
+            if matched is None:
+                matched = verdicts[payload_filter.key] = payload_filter.matches(payload)
+            if not matched:
                 continue
             try:
                 subscriber.queue.put_nowait(publication)

@@ -92,8 +92,8 @@ async def measure(url: str, subscribers: int, rounds: int, trigger: Trigger, pre
             await asyncio.gather(*(appsync_ws.start(ws, url, API_KEY, sub, {"id": file_id}) for ws in sockets))
             receipts = [asyncio.ensure_future(receive_one(ws, sub)) for ws in sockets]
             await asyncio.sleep(0.2)  # the subscriptions settle; nothing is in flight
-            _, started = await trigger(session, n)
             cpu_before = time.process_time()
+            _, started = await trigger(session, n)
             done, pending = await asyncio.wait(receipts, timeout=EVENT_TIMEOUT_S)
             missing += len(pending)
             for task in pending:

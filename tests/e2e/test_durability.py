@@ -84,7 +84,7 @@ def stored_objects(emulator: Emulator) -> set[Path]:
 
 
 def hasher_workers(emulator: Emulator) -> list[int]:
-    """Pids of the emulator's hasher worker processes (multiprocessing 'spawn' children)."""
+    """Pids of the emulator's hasher worker processes (multiprocessing 'spawn' children named for it)."""
     assert emulator.process is not None
     workers = []
     for entry in Path("/proc").iterdir():
@@ -93,10 +93,11 @@ def hasher_workers(emulator: Emulator) -> list[int]:
         try:
             stat = (entry / "stat").read_text()
             cmdline = (entry / "cmdline").read_bytes()
+            name = (entry / "comm").read_text().strip()
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == emulator.process.pid and b"spawn_main" in cmdline:
+        if parent == emulator.process.pid and b"spawn_main" in cmdline and name == "HasherFunction":
             workers.append(int(entry.name))
     return workers
 

@@ -24,9 +24,9 @@ class CountingSchema:
     def __init__(self) -> None:
         self.executions = 0
 
-    async def execute(self, query: str, **kwargs: Any) -> Any:
+    def execute_sync(self, query: str, **kwargs: Any) -> Any:
         self.executions += 1
-        return await schema.execute(query, **kwargs)
+        return schema.execute_sync(query, **kwargs)
 
 
 class RecordingSocket:

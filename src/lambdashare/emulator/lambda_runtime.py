@@ -138,20 +138,22 @@ class InProcessFunction:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
 
-def _die_with_parent() -> None:
-    """Linux: a worker gets SIGKILL when the emulator dies, so no orphan keeps working."""
+def _die_with_parent(function_name: str) -> None:
+    """Linux: a worker gets SIGKILL when the emulator dies, so no orphan keeps working; and it is named
+    for its function (the process name `ps` and /proc/<pid>/comm show, 15 bytes at most)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(15, function_name.encode()[:15])  # PR_SET_NAME
 
 
 #: The barrier every worker of this process's pool meets at while warming (set by `_init_worker`).
 _warm_barrier: Barrier | None = None
 
 
-def _init_worker(environ: Mapping[str, str], barrier: Barrier) -> None:
+def _init_worker(function_name: str, environ: Mapping[str, str], barrier: Barrier) -> None:
     global _warm_barrier
-    _die_with_parent()
+    _die_with_parent(function_name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the emulator, which shuts us down
     os.environ.update(environ)
     _warm_barrier = barrier
@@ -199,7 +201,7 @@ class WorkerPoolFunction:
             max_workers=self._workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self._environ, context.Barrier(self._workers)),
+            initargs=(self.name, self._environ, context.Barrier(self._workers)),
         )
 
     def _start_warming(self) -> asyncio.Future[list[tuple[int, bool]]]:

@@ -378,17 +378,16 @@ class RealtimeHandler:
         key = render_key(request)
         prefix = f'{{"type":"data","id":{json.dumps(subscription_id)},"payload":'
         async for publication in subscriber:
-            rendering = publication.rendered.get(key)
-            if rendering is None:
-                rendering = asyncio.ensure_future(self._render(publication, request, context))
-                publication.rendered[key] = rendering
-            # shielded: this subscription's end must not cancel a rendering others wait for
-            payload = rendering.result() if rendering.done() else await asyncio.shield(rendering)
+            payload = publication.rendered.get(key)
+            if payload is None:
+                payload = publication.rendered[key] = self._render(publication, request, context)
             await self.send_text(prefix + payload + "}", data=True)
 
-    async def _render(self, publication: Publication, request: Mapping[str, Any], context: RealtimeContext) -> str:
-        """A `data` message's payload for `publication`: the subscription's selection of it, as JSON."""
-        result = await self.runtime.schema.execute(
+    def _render(self, publication: Publication, request: Mapping[str, Any], context: RealtimeContext) -> str:
+        """A `data` message's payload for `publication`: the subscription's selection of it, as JSON.
+
+        Synchronous: below the subscription field every field reads the payload, nothing awaits."""
+        result = self.runtime.schema.execute_sync(
             request["query"],
             root_value=publication,
             variable_values=request.get("variables") or None,

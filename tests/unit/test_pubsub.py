@@ -259,3 +259,14 @@ def test_one_publish_decides_once_per_distinct_filter() -> None:
     assert delivered == 4
     assert all(s.queue.qsize() == 1 for s in mine)
     assert all(s.queue.empty() for s in others)
+
+
+def test_a_mutation_nobody_subscribes_to_may_return_a_scalar() -> None:
+    # GIVEN a subscriber to another mutation only
+    broker = Broker()
+    other = broker.subscribe((MUTATION,), EVERYTHING)
+    # WHEN a mutation returning a scalar (revokeShare's Boolean) is published
+    delivered = broker.publish("revokeShare", True)  # type: ignore[arg-type]
+    # THEN nobody gets anything, and nothing fails
+    assert delivered == 0
+    assert other.queue.empty()

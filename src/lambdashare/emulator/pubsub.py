@@ -106,7 +106,7 @@ class Broker:
 
     def publish(self, mutation: str, payload: dict[str, Any]) -> int:
         delivered = 0
-        publication = Publication(payload)
+        publication: Publication | None = None  # made for the first subscriber it goes to
         verdicts: dict[Hashable, bool] = {}  # many subscribers share a filter (the same file id, say)
         for subscriber in list(self._subscribers.get(mutation, ())):
             payload_filter = subscriber.payload_filter
@@ -115,6 +115,8 @@ class Broker:
                 matched = verdicts[payload_filter.key] = payload_filter.matches(payload)
             if not matched:
                 continue
+            if publication is None:
+                publication = Publication(payload)
             try:
                 subscriber.queue.put_nowait(publication)
                 delivered += 1

@@ -55,9 +55,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-bench: install  ## benchmarks; results land in bench/results/
-	$(BIN)/python bench/hash_throughput.py
+bench: install  ## benchmarks; results land in bench/results/ (the Node reference: npm ci in bench/ on first use)
+	$(BIN)/python bench/e2e_latency.py
+	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/graphql_load.py
+	$(BIN)/python bench/hash_throughput.py
 	$(BIN)/python bench/big_file.py
 
 clean:

@@ -238,3 +238,35 @@ async def test_closing_a_graphql_subscription_stream_that_never_ran_unsubscribes
 
     # THEN its subscriber is gone
     assert broker.subscriber_count == 0
+
+
+def test_one_publish_decides_once_per_distinct_filter() -> None:
+    # GIVEN six subscribers sharing two filters
+    decided: list[str] = []
+
+    class CountingFilter(ArgumentFilter):
+        def matches(self, payload: dict[str, Any]) -> bool:
+            decided.append(self.key[1])
+            return super().matches(payload)
+
+    broker = Broker()
+    mine = [broker.subscribe((MUTATION,), CountingFilter({"id": "f1"})) for _ in range(4)]
+    others = [broker.subscribe((MUTATION,), CountingFilter({"id": "f2"})) for _ in range(2)]
+    # WHEN one file is published
+    delivered = broker.publish(MUTATION, file(id="f1"))
+    # THEN each filter was decided once, and still every matching subscriber (and only they) got it
+    assert sorted(decided) == ['{"id": "f1"}', '{"id": "f2"}']
+    assert delivered == 4
+    assert all(s.queue.qsize() == 1 for s in mine)
+    assert all(s.queue.empty() for s in others)
+
+
+def test_a_mutation_nobody_subscribes_to_may_return_a_scalar() -> None:
+    # GIVEN a subscriber to another mutation only
+    broker = Broker()
+    other = broker.subscribe((MUTATION,), EVERYTHING)
+    # WHEN a mutation returning a scalar (revokeShare's Boolean) is published
+    delivered = broker.publish("revokeShare", True)  # type: ignore[arg-type]
+    # THEN nobody gets anything, and nothing fails
+    assert delivered == 0
+    assert other.queue.empty()

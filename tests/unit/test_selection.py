@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, SelectionSetNode, parse
+from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, SelectionSetNode, parse, print_ast
 
-from lambdashare.emulator.selection import project, selection_set_list
+from lambdashare.emulator import selection
+from lambdashare.emulator.selection import described, project, selection_set_list
 
 
 def root_field(document: str) -> tuple[SelectionSetNode | None, dict[str, FragmentDefinitionNode]]:
@@ -170,3 +171,22 @@ def test_project_leaves_null_and_scalars_alone(value: Any) -> None:
 def test_project_without_a_selection_set_returns_the_value() -> None:
     # GIVEN / WHEN / THEN a leaf field keeps its value, even an object one (AWSJSON)
     assert project({"any": "json"}, None, {}) == {"any": "json"}
+
+
+def test_described_is_worked_out_once_per_field_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a field of a parsed document (strawberry's parser cache hands each request the same one)
+    parsed = parse("query { file(id: 1) { id ...F } } fragment F on File { hashes { md5 } }")
+    fragments = {d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)}
+    operation = next(d for d in parsed.definitions if isinstance(d, OperationDefinitionNode))
+    field = operation.selection_set.selections[0]
+    assert isinstance(field, FieldNode)
+    printed: list[object] = []
+    monkeypatch.setattr(selection, "print_ast", lambda node: printed.append(node) or print_ast(node))
+    # WHEN it is described for two requests, the first caller changing its list
+    names, text = described(field, fragments)
+    names.append("changed")
+    again = described(field, fragments)
+    # THEN both get what AppSync lists and prints, worked out once
+    assert again == (["id", "hashes", "hashes/md5"], print_ast(field.selection_set))  # type: ignore[arg-type]
+    assert text == again[1]
+    assert len(printed) == 1

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 import strawberry
-from graphql import GraphQLResolveInfo, print_ast
+from graphql import GraphQLResolveInfo
 from graphql.execution.values import get_argument_values
 
 from lambdashare.emulator.appsync_js import Outcome, ResolverCode
@@ -28,7 +28,7 @@ from lambdashare.emulator.events import appsync_resolver_event
 from lambdashare.emulator.lambda_runtime import LambdaError
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
-from lambdashare.emulator.selection import project, selection_set_list
+from lambdashare.emulator.selection import described, project
 from lambdashare.emulator.subscription_filter import ArgumentFilter, EnhancedFilter, PayloadFilter
 from lambdashare.emulator.template import FieldSource, Wiring
 
@@ -147,7 +147,7 @@ class RequestContext:
 
     def _context(self, raw: GraphQLResolveInfo) -> dict[str, Any]:
         """AppSync's context object: a direct Lambda resolver's event, and `ctx` for resolver code."""
-        field_node = raw.field_nodes[0]
+        names, graphql_text = described(raw.field_nodes[0], raw.fragments)
         return appsync_resolver_event(
             field_name=raw.field_name,
             parent_type_name=raw.parent_type.name,
@@ -155,8 +155,8 @@ class RequestContext:
             identity=self.caller.identity,
             headers=self.headers,
             variables=dict(raw.variable_values),
-            selection_set_list=selection_set_list(field_node.selection_set, raw.fragments),
-            selection_set_graphql=print_ast(field_node.selection_set) if field_node.selection_set else "",
+            selection_set_list=names,
+            selection_set_graphql=graphql_text,
         )
 
 

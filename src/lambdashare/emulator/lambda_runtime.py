@@ -2,8 +2,10 @@
 
 The resolver runs in this process on one dedicated thread (Powertools keeps the current event on
 the class, so it must never run concurrently in one process); event-driven functions run in a
-pool of worker processes, each taking one event at a time. Not responsible for queueing or
-retries: `dispatcher` does that for asynchronous invocations.
+pool of worker processes, each taking one event at a time. Both are warmed before the emulator
+reports ready: every worker is started and has imported its handler module (Lambda's init phase), so
+no user's request pays a cold start. Not responsible for queueing or retries: `dispatcher` does that
+for asynchronous invocations.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.synchronize import Barrier
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -66,10 +70,26 @@ class LambdaContext:
         return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
 
 
+#: How long warming may take: a spawned worker importing boto3 and Powertools on a busy machine.
+WARM_TIMEOUT_S = 120
+
+
 def _load(handler_path: str) -> Callable[[Any, Any], Any]:
     module, _, name = handler_path.rpartition(".")
     handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module), name)
     return handler
+
+
+def warm_handler(handler_path: str) -> bool:
+    """Lambda's init phase: import the handler's module (and its heavy imports) before any event.
+
+    A handler that cannot be imported is not an error here: each invocation reports it, as Lambda does."""
+    try:
+        _load(handler_path)
+    except Exception as exc:
+        logger.warning("cannot warm %s: %s", handler_path, exc)
+        return False
+    return True
 
 
 def run_handler(function_name: str, handler_path: str, event: Any, timeout_s: float) -> Any:
@@ -110,25 +130,44 @@ class InProcessFunction:
             logger.error("%s did not answer within %.0f s", self.name, self._timeout_s)
             raise LambdaError("ExecutionTimeout", "Execution timed out.") from None
 
+    async def warm(self) -> None:
+        """Import the handler on the thread that will run it."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, warm_handler, self._handler_path)
+
     def close(self, *, finish_queued: bool = False) -> None:
         """Stop taking events; those already handed over are cancelled, or with `finish_queued` (a reload)
         still run."""
         self._thread.shutdown(wait=False, cancel_futures=not finish_queued)
 
 
-def _die_with_parent(name: str) -> None:
+def _die_with_parent(function_name: str) -> None:
     """Linux: a worker gets SIGKILL when the emulator dies, so no orphan keeps working; and it is named
-    after its function (`ps -o comm`, at most 15 characters), so one can tell the workers apart."""
+    for its function (the process name `ps` and /proc/<pid>/comm show, 15 bytes at most)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        libc.prctl(15, name.encode()[:15])  # PR_SET_NAME
+        libc.prctl(15, function_name.encode()[:15])  # PR_SET_NAME
 
 
-def _init_worker(name: str, environ: Mapping[str, str]) -> None:
-    _die_with_parent(name)
+#: The barrier every worker of this process's pool meets at while warming (set by `_init_worker`).
+_warm_barrier: Barrier | None = None
+
+
+def _init_worker(function_name: str, environ: Mapping[str, str], barrier: Barrier) -> None:
+    global _warm_barrier
+    _die_with_parent(function_name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the emulator, which shuts us down
     os.environ.update(environ)
+    _warm_barrier = barrier
+
+
+def _warm_worker(handler_path: str) -> tuple[int, bool]:
+    """Import the handler, then wait for every other worker of the pool to have done so: a worker busy
+    here takes no other warm-up task, so one task per worker reaches every worker. Returns the pid."""
+    imported = warm_handler(handler_path)
+    assert _warm_barrier is not None
+    _warm_barrier.wait(WARM_TIMEOUT_S)
+    return os.getpid(), imported
 
 
 def _run_in_worker(function_name: str, handler_path: str, event: Any, timeout_s: float) -> tuple[str, Any]:
@@ -155,15 +194,43 @@ class WorkerPoolFunction:
         self._environ = dict(environ)
         self._workers = workers
         self._timeout_s = timeout_s
+        self._warming: asyncio.Future[list[int]] | None = None
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
             max_workers=self._workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_init_worker,
-            initargs=(self.name, self._environ),
+            initargs=(self.name, self._environ, context.Barrier(self._workers)),
         )
+
+    def _start_warming(self) -> asyncio.Future[list[tuple[int, bool]]]:
+        """Submit one warm-up task per worker now (so anything submitted after queues behind them).
+
+        ProcessPoolExecutor starts a worker per submitted task while none is idle, and each warm-up
+        task holds its worker until all have arrived, so every worker is started and warmed."""
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        return asyncio.gather(
+            *(loop.run_in_executor(pool, _warm_worker, self._handler_path) for _ in range(self._workers))
+        )
+
+    def warm(self) -> asyncio.Future[list[int]]:
+        """Start every worker of the pool and have each import the handler; the workers' pids.
+
+        The warm-up tasks are submitted before this returns: an invocation submitted after runs on a
+        warm worker."""
+        return asyncio.ensure_future(self._warmed(self._start_warming()))
+
+    async def _warmed(self, warming: asyncio.Future[list[tuple[int, bool]]]) -> list[int]:
+        try:
+            warmed = await warming
+        except (BrokenProcessPool, threading.BrokenBarrierError) as exc:
+            logger.error("%s workers could not be warmed: %r", self.name, exc)
+            return []
+        return [pid for pid, _ in warmed]
 
     async def invoke(self, event: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -176,6 +243,7 @@ class WorkerPoolFunction:
             if self._pool is pool:
                 logger.error("a %s worker died; starting a new pool", self.name)
                 self._pool = self._new_pool()
+                self._warming = self.warm()  # the retry queues behind the warm-up
             raise LambdaError("Runtime.ExitError", "The worker process exited before completing the request.") from None
         if status == "error":
             raise LambdaError(*value)
@@ -183,4 +251,6 @@ class WorkerPoolFunction:
 
     def close(self, *, finish_queued: bool = False) -> None:
         """As `InProcessFunction.close`; the workers exit once their events are done."""
+        if self._warming is not None:
+            self._warming.cancel()
         self._pool.shutdown(wait=False, cancel_futures=not finish_queued)

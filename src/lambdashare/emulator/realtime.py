@@ -1,6 +1,8 @@
 """AppSync real-time WebSocket protocol for the local emulator.
 
-Wire format only: subscription state lives in the broker, auth in the authenticator.
+Wire format only: subscription state lives in the broker, auth in the authenticator. A publication is
+rendered (executed against the subscription's document, then JSON-encoded) once for all subscriptions
+with the same document and variables, so fan-out to N subscribers costs about N socket writes.
 Spec: https://docs.aws.amazon.com/appsync/latest/devguide/real-time-websocket-client.html
 """
 
@@ -12,7 +14,7 @@ import binascii
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,6 +26,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from lambdashare.emulator.auth import Caller, RequestUnauthorizedError
 from lambdashare.emulator.data_sources import RequestContext
 from lambdashare.emulator.errors import UNAUTHORIZED_MESSAGE, to_appsync_error
+from lambdashare.emulator.pubsub import Publication, Subscriber
 from lambdashare.emulator.realtime_messages import ErrorEntry, Message, StartMessage
 from lambdashare.emulator.reload import request_errors
 from lambdashare.emulator.runtime import Runtime
@@ -75,6 +78,27 @@ def connection_header(websocket: WebSocket) -> dict[str, str]:
 
 
 Results = AsyncGenerator[Any, None]  # strawberry's ExecutionResults
+
+
+class RealtimeContext(RequestContext):
+    """strawberry runs the subscription up to its broker registration; the handler then reads the broker's
+    subscriber itself (strawberry's stream only ends with it), so each publication is rendered once per
+    distinct (document, variables) rather than once per subscriber."""
+
+    subscriber: Subscriber | None = None
+
+    async def subscribe(self, info: Any) -> AsyncIterator[Any]:
+        events = await super().subscribe(info)
+        assert isinstance(events, Subscriber)
+        self.subscriber = events
+        return events.held()
+
+
+def render_key(request: Mapping[str, Any]) -> Hashable:
+    """What a publication's rendering depends on besides the publication: the document, its variables and
+    the operation. Fields below the subscription field read the payload only (no resolver, no auth)."""
+    variables = json.dumps(request.get("variables") or None, sort_keys=True)
+    return request["query"], variables, request.get("operationName")
 
 
 class Subscription:
@@ -185,8 +209,11 @@ class RealtimeHandler:
         )
 
     async def send(self, message: Message) -> None:
-        text = json.dumps(message, separators=(",", ":"))
-        size = len(text.encode()) if message["type"] == "data" else 0
+        await self.send_text(json.dumps(message, separators=(",", ":")), data=message["type"] == "data")
+
+    async def send_text(self, text: str, *, data: bool = False) -> None:
+        """Send one encoded message; a `data` message over AppSync's size limit is dropped."""
+        size = len(text.encode()) if data else 0
         if size > MAX_PAYLOAD_BYTES:
             # AppSync drops a subscription message over its limit without telling the client
             logger.warning("dropped a %d-byte subscription message (limit %d)", size, MAX_PAYLOAD_BYTES)
@@ -305,19 +332,21 @@ class RealtimeHandler:
             await self.send_error(started, subscription_id)
             return
         # the subscription is registered with the broker already: it is live from start_ack on
-        results, first = started
-        task = asyncio.create_task(self._stream(subscription_id, results, first))
+        results, first, context = started
+        assert context.subscriber is not None
+        task = asyncio.create_task(self._stream(subscription_id, context.subscriber, request, context))
         self.subscriptions[subscription_id] = Subscription(subscription_id, request, results, first, task)
         await self.send({"type": "start_ack", "id": subscription_id})
 
     async def _subscribe(
         self, request: Mapping[str, Any], caller: Caller
-    ) -> tuple[Results, asyncio.Task[Any]] | list[dict[str, Any]]:
+    ) -> tuple[Results, asyncio.Task[Any], RealtimeContext] | list[dict[str, Any]]:
         """Run the subscription through the schema until its field has subscribed to the broker, or until
         it fails: so every failure is an `error` with the id, and `start_ack` means live.
 
-        Returns the stream and the pending read of its first result, or the error entries."""
-        context = self.runtime.request_context(caller, {}, RequestContext)
+        Returns strawberry's stream, its pending read (which ends only when the subscription closes) and
+        the context holding the broker's subscriber; or the error entries."""
+        context = self.runtime.request_context(caller, {}, RealtimeContext)
         registered = context.subscribed
         results = await self.runtime.schema.subscribe(
             request["query"],
@@ -337,7 +366,7 @@ class RealtimeHandler:
         finally:
             signal.cancel()
         if registered.is_set():
-            return results, first
+            return results, first, context
         # the stream ended, or yielded, before its field subscribed: parsing, validation, auth failed
         try:
             result = first.result()
@@ -351,14 +380,32 @@ class RealtimeHandler:
         await results.aclose()
         return errors or [_NOT_STARTED]
 
-    async def _stream(self, subscription_id: str, results: Results, first: asyncio.Task[Any]) -> None:
-        result = await first
-        while result is not None:
-            payload: dict[str, Any] = {"data": result.data}
-            if result.errors:
-                payload["errors"] = [_subscription_error(e) for e in result.errors]
-            await self.send({"type": "data", "id": subscription_id, "payload": payload})
-            result = await _next(results)
+    async def _stream(
+        self, subscription_id: str, subscriber: Subscriber, request: Mapping[str, Any], context: RealtimeContext
+    ) -> None:
+        key = render_key(request)
+        prefix = f'{{"type":"data","id":{json.dumps(subscription_id)},"payload":'
+        async for publication in subscriber:
+            payload = publication.rendered.get(key)
+            if payload is None:
+                payload = publication.rendered[key] = self._render(publication, request, context)
+            await self.send_text(prefix + payload + "}", data=True)
+
+    def _render(self, publication: Publication, request: Mapping[str, Any], context: RealtimeContext) -> str:
+        """A `data` message's payload for `publication`: the subscription's selection of it, as JSON.
+
+        Synchronous: below the subscription field every field reads the payload, nothing awaits."""
+        result = self.runtime.schema.execute_sync(
+            request["query"],
+            root_value=publication,
+            variable_values=request.get("variables") or None,
+            context_value=context,
+            operation_name=request.get("operationName"),
+        )
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [_subscription_error(e) for e in result.errors]
+        return json.dumps(payload, separators=(",", ":"))
 
     async def handle_stop(self, subscription_id: object) -> None:
         if not isinstance(subscription_id, str):

@@ -16,9 +16,13 @@ from graphql import (
     InlineFragmentNode,
     SelectionNode,
     SelectionSetNode,
+    print_ast,
 )
 
 Fragments = Mapping[str, FragmentDefinitionNode]
+#: How many field nodes `described` remembers.
+DESCRIBED_LIMIT = 1024
+_described: dict[int, tuple[FieldNode, list[str], str]] = {}
 
 
 def _fields(selection_set: SelectionSetNode | None, fragments: Fragments) -> Iterator[FieldNode]:
@@ -48,6 +52,21 @@ def selection_set_list(selection_set: SelectionSetNode | None, fragments: Fragme
             if nested not in names:
                 names.append(nested)
     return names
+
+
+def described(field: FieldNode, fragments: Fragments) -> tuple[list[str], str]:
+    """The field's `selectionSetList` and `selectionSetGraphQL`, worked out once per field node.
+
+    strawberry's parser cache hands every request with the same query the same document, so its nodes
+    (and the fragments beside them) recur; a node is remembered with its entry, so its id stays its own."""
+    entry = _described.get(id(field))
+    if entry is None or entry[0] is not field:
+        if len(_described) >= DESCRIBED_LIMIT:
+            _described.clear()
+        names = selection_set_list(field.selection_set, fragments)
+        entry = (field, names, print_ast(field.selection_set) if field.selection_set else "")
+        _described[id(field)] = entry
+    return list(entry[1]), entry[2]
 
 
 def project(value: Any, selection_set: SelectionSetNode | None, fragments: Fragments) -> Any:

@@ -10,7 +10,8 @@ Spec: https://docs.aws.amazon.com/appsync/latest/devguide/aws-appsync-real-time-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,7 +26,14 @@ _NUMBER = (int, float)
 
 
 class PayloadFilter(Protocol):
+    #: Equal for filters that decide alike, so one publish decides once per distinct filter.
+    key: Hashable
+
     def matches(self, payload: Mapping[str, Any]) -> bool: ...
+
+
+def _key(kind: str, spec: Any) -> Hashable:
+    return kind, json.dumps(spec, sort_keys=True, default=repr)
 
 
 class SubscriptionFilterError(Exception):
@@ -50,6 +58,7 @@ class ArgumentFilter:
 
     def __init__(self, arguments: Mapping[str, Any]) -> None:
         self.arguments = dict(arguments)
+        self.key = _key("arguments", self.arguments)
 
     def matches(self, payload: Mapping[str, Any]) -> bool:
         return all(equal(payload.get(name), value) for name, value in self.arguments.items())
@@ -121,6 +130,7 @@ class EnhancedFilter:
         if len(groups) > MAX_GROUPS:
             raise SubscriptionFilterError(f"Filters combination exceed maximum limit {MAX_GROUPS} for subscription.")
         self.groups = tuple(_group(group) for group in groups)
+        self.key = _key("enhanced", filter_json)
 
     def matches(self, payload: Mapping[str, Any]) -> bool:
         return any(all(condition.holds(payload) for condition in group) for group in self.groups)

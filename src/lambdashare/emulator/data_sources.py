@@ -22,10 +22,9 @@ from graphql.execution.values import get_argument_values
 
 from lambdashare.emulator.appsync_js import Outcome, ResolverCode
 from lambdashare.emulator.auth import Caller
-from lambdashare.emulator.dispatcher import Function
 from lambdashare.emulator.errors import FieldUnauthorizedError
 from lambdashare.emulator.events import appsync_resolver_event
-from lambdashare.emulator.lambda_runtime import LambdaError
+from lambdashare.emulator.lambda_runtime import Function, LambdaError
 from lambdashare.emulator.pubsub import Broker
 from lambdashare.emulator.schema_rules import SchemaRules
 from lambdashare.emulator.selection import described, project

@@ -11,25 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from anyio import from_thread
 from starlette.concurrency import run_in_threadpool
 
 from lambdashare.adapters.local.event_queue import Invocation, SqliteEventQueue
-from lambdashare.emulator.lambda_runtime import LambdaError
+from lambdashare.emulator.lambda_runtime import Function, LambdaError
 
 logger = logging.getLogger(__name__)
 
 #: Lambda tries an asynchronous event three times in all; we wait less between tries than AWS.
 MAX_ATTEMPTS = 3
 RETRY_DELAYS_S = (1.0, 2.0)
-
-
-class Function(Protocol):
-    name: str
-
-    async def invoke(self, event: Any) -> Any: ...
 
 
 class Dispatcher:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Barrier
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,14 @@ class LambdaError(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+
+
+class Function(Protocol):
+    """What invokes a function: an in-process instance or a pool of worker processes."""
+
+    name: str
+
+    async def invoke(self, event: Any) -> Any: ...
 
 
 @dataclass

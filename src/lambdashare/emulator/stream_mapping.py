@@ -23,12 +23,12 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from lambdashare.adapters.local.sqlite_stream import SqliteStream, StreamRecord
-from lambdashare.emulator.lambda_runtime import REGION_ACCOUNT, LambdaError
+from lambdashare.emulator.lambda_runtime import REGION_ACCOUNT, Function, LambdaError
 from lambdashare.emulator.template import StreamMapping
 
 logger = logging.getLogger(__name__)
@@ -42,12 +42,6 @@ POLL_INTERVAL_S = 0.25
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
 RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
-
-
-class Function(Protocol):
-    name: str
-
-    async def invoke(self, event: Any) -> Any: ...
 
 
 def _iso(epoch: float, *, millis: bool = False) -> str:

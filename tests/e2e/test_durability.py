@@ -103,6 +103,23 @@ def hasher_workers(emulator: Emulator) -> list[int]:
     return workers
 
 
+PART = 5 * 1024 * 1024
+
+
+def sent_parts(emulator: Emulator, body: bytes) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """A multipart upload of `body` in 5 MiB parts, every part sent and acknowledged: the file's id, the
+    parts' URLs, and the parts as completeUpload takes them."""
+    file_id = request_upload(emulator, name="parts.bin", size=len(body), partSize=PART)["file"]["id"]
+    answer = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
+    urls = [part["url"] for part in answer["resumeUpload"]["parts"]]
+    parts = []
+    for number, url in enumerate(urls, start=1):
+        sent = httpx.put(url, content=body[(number - 1) * PART : number * PART])
+        assert sent.status_code == 200, sent.text
+        parts.append({"number": number, "etag": sent.headers["etag"]})
+    return file_id, urls, parts
+
+
 @contextmanager
 def paused(pids: list[int]) -> Iterator[None]:
     """SIGSTOP the given processes (children of the test's own emulator); make sure they are gone after."""
@@ -270,14 +287,7 @@ def test_a_completed_multipart_upload_is_queued_before_the_answer_and_hashed_aft
     wait_until_idle(emulator)
     body = os.urandom(5 * 1024 * 1024 + 3)
     with paused(hasher_workers(emulator)):
-        ticket = request_upload(emulator, name="parts.bin", size=len(body), partSize=5 * 1024 * 1024)
-        file_id = ticket["file"]["id"]
-        urls = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
-        parts = []
-        for number, part in enumerate(urls["resumeUpload"]["parts"], start=1):
-            answer = httpx.put(part["url"], content=body[(number - 1) * 5 * 1024 * 1024 : number * 5 * 1024 * 1024])
-            assert answer.status_code == 200, answer.text
-            parts.append({"number": number, "etag": answer.headers["etag"]})
+        file_id, _, parts = sent_parts(emulator, body)
         # WHEN completeUpload has answered
         complete = "mutation C($input: CompleteUploadInput!) { completeUpload(input: $input) { id } }"
         data(emulator, complete, {"input": {"id": file_id, "parts": parts}})
@@ -298,14 +308,7 @@ def test_parts_acknowledged_before_kill9_are_kept_and_completed_after_restart(pr
     # GIVEN a two-part upload whose parts were both acknowledged
     emulator = private_emulator
     body = os.urandom(5 * 1024 * 1024 + 3)
-    ticket = request_upload(emulator, name="parts.bin", size=len(body), partSize=5 * 1024 * 1024)
-    file_id = ticket["file"]["id"]
-    urls = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
-    parts = []
-    for number, part in enumerate(urls["resumeUpload"]["parts"], start=1):
-        answer = httpx.put(part["url"], content=body[(number - 1) * 5 * 1024 * 1024 : number * 5 * 1024 * 1024])
-        assert answer.status_code == 200, answer.text
-        parts.append({"number": number, "etag": answer.headers["etag"]})
+    file_id, _, parts = sent_parts(emulator, body)
     # WHEN the emulator is killed -9 before completion, and started again
     emulator.kill9()
     emulator.start()
@@ -372,15 +375,8 @@ def test_a_multipart_completion_not_answered_before_a_crash_is_hashed_after_rest
     # GIVEN a two-part upload whose completion published the object, then died before answering
     emulator = private_emulator
     body = os.urandom(5 * 1024 * 1024 + 3)
-    ticket = request_upload(emulator, name="parts.bin", size=len(body), partSize=5 * 1024 * 1024)
-    file_id = ticket["file"]["id"]
-    urls = data(emulator, "mutation R($id: ID!) { resumeUpload(id: $id) { parts { url } } }", {"id": file_id})
-    parts: list[dict[str, Any]] = []
-    for number, part in enumerate(urls["resumeUpload"]["parts"], start=1):
-        answer = httpx.put(part["url"], content=body[(number - 1) * 5 * 1024 * 1024 : number * 5 * 1024 * 1024])
-        assert answer.status_code == 200, answer.text
-        parts.append({"number": number, "etag": answer.headers["etag"]})
-    upload_id = parse_qs(urlsplit(urls["resumeUpload"]["parts"][0]["url"]).query)["uploadId"][0]
+    file_id, urls, parts = sent_parts(emulator, body)
+    upload_id = parse_qs(urlsplit(urls[0]).query)["uploadId"][0]
     emulator.stop()
     listed = [(int(p["number"]), str(p["etag"])) for p in parts]
     store = staged_store(emulator)

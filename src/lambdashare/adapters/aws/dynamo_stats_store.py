@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from lambdashare.adapters.aws.dynamo_table import new_client
+from lambdashare.adapters.aws.dynamo_table import new_client, query_items
 from lambdashare.ports.stats_store import Increments
 
 if TYPE_CHECKING:
@@ -204,13 +204,7 @@ class DynamoStatsStore:
 
     # --- paging ---------------------------------------------------------------------------------------
     def _query(self, query: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
-        while True:
-            page = self._client.query(**query)
-            yield from page.get("Items", [])
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            query["ExclusiveStartKey"] = last
+        return query_items(self._client, query)
 
     def _batch_get(self, keys: list[dict[str, AttributeValueTypeDef]]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -212,19 +212,25 @@ class DynamoTable:
         return list(self._query(query, limit))
 
     def _query(self, query: QueryInputTypeDef, limit: int) -> Iterator[dict[str, Any]]:
-        """Up to `limit` items, following LastEvaluatedKey when a 1 MB page cuts the answer short."""
-        remaining = limit
-        while remaining > 0:
+        return (item_out(raw) for raw in query_items(self._client, query, limit))
+
+
+def query_items(client: DynamoDBClient, query: QueryInputTypeDef, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The raw items a Query matches (up to `limit`), following LastEvaluatedKey when a 1 MB page cuts the
+    answer short."""
+    remaining = limit
+    while remaining is None or remaining > 0:
+        if remaining is not None:
             query["Limit"] = remaining
-            page = self._client.query(**query)
-            items = page.get("Items", [])
-            for raw in items:
-                yield item_out(raw)
+        page = client.query(**query)
+        items = page.get("Items", [])
+        yield from items
+        if remaining is not None:
             remaining -= len(items)
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            query["ExclusiveStartKey"] = last
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        query["ExclusiveStartKey"] = last
 
 
 def _update_expression(
